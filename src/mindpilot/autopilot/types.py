@@ -1,0 +1,141 @@
+"""Typed values that cross the Autopilot boundary: messages in, generations out."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from mindpilot.errors import ConfigError, ValidationError
+
+Role = Literal["system", "user", "assistant"]
+ROLES: tuple[str, ...] = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat turn."""
+
+    role: Role
+    content: str
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValidationError(
+                f"message role {self.role!r} is not valid", hint=f"use one of {', '.join(ROLES)}"
+            )
+        if not isinstance(self.content, str):
+            raise ValidationError("message content must be text")
+
+
+def as_messages(prompt: str | Sequence[Message | dict[str, str]]) -> list[Message]:
+    """Accept a plain prompt, Message objects or {"role", "content"} dicts."""
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise ValidationError("the prompt is empty", hint="give some text to answer")
+        return [Message("user", prompt)]
+    messages = [m if isinstance(m, Message) else Message(m["role"], m["content"]) for m in prompt]  # type: ignore[arg-type]
+    if not messages:
+        raise ValidationError("no messages given", hint="pass at least one user message")
+    return messages
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """How to decode. temperature 0 means greedy (deterministic)."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens={self.max_new_tokens} must be at least 1")
+        if self.temperature < 0:
+            raise ConfigError(f"temperature={self.temperature} must be 0 (greedy) or more")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p={self.top_p} must be in (0, 1]")
+        if any(not s for s in self.stop):
+            raise ConfigError("stop strings must not be empty")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds. prompt_s: prompt processing (prefill); first_token_s: request to first text."""
+
+    prompt_s: float
+    decode_s: float
+    first_token_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.prompt_s + self.decode_s
+
+
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A finished generation: the text and what it cost."""
+
+    text: str
+    finish_reason: FinishReason
+    usage: Usage
+    timings: Timings
+    model: str
+    backend: str
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.usage.completion_tokens / self.timings.decode_s if self.timings.decode_s else 0.0
+
+
+class Stream:
+    """An iterator of text pieces; `result` holds the Generation once it is exhausted.
+
+    `for piece in stream: ...` then `stream.result`. Joining the pieces gives `result.text`.
+    Backends write a generator that yields pieces and *returns* the Generation.
+    """
+
+    def __init__(self, pieces: Generator[str, None, Generation]) -> None:
+        self._pieces = pieces
+        self.result: Generation | None = None
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._pieces)
+        except StopIteration as done:
+            self.result = done.value
+            raise
+
+    def close(self) -> None:
+        """Stop generating early (e.g. the client went away)."""
+        self._pieces.close()
+
+    def finish(self) -> Generation:
+        """Drain what is left and return the Generation."""
+        for _ in self:
+            pass
+        if self.result is None:
+            raise RuntimeError("the stream was closed before it finished")
+        return self.result

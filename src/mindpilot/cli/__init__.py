@@ -1,0 +1,50 @@
+"""The `mindpilot` command: a thin shell over the engine. Errors become messages here, and only here.
+
+Each command group lives in its own module and is attached below.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mindpilot import config
+from mindpilot.errors import MindpilotError
+
+
+class FriendlyGroup(click.Group):
+    """Turns MindpilotError into a one-line message and exit code 1 (MINDPILOT_DEBUG=1: traceback)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except MindpilotError as err:
+            if config.debug():
+                raise
+            click.secho(f"Error: {err.message}", fg="red", err=True)
+            if err.hint:
+                click.echo(f"  fix: {err.hint}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=FriendlyGroup)
+@click.version_option(package_name="mindpilot")
+def cli() -> None:
+    """mindpilot: task-specific assistants on a frozen pretrained language model."""
+
+
+def _attach() -> None:
+    # Imported here so that each group owns its module and none imports the CLI root.
+    from mindpilot.cli import memory_cmds, model_cmds, task_cmds
+
+    for module in (model_cmds, memory_cmds, task_cmds):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_attach()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,5 @@
+"""`mindpilot memory ...` commands."""
+
+import click
+
+COMMANDS: list[click.Command] = []

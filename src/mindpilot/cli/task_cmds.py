@@ -1,0 +1,5 @@
+"""`mindpilot task ...` commands."""
+
+import click
+
+COMMANDS: list[click.Command] = []

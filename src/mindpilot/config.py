@@ -1,0 +1,53 @@
+"""Where mindpilot keeps its state, and the environment variables that move it.
+
+MINDPILOT_HOME   the installation folder (default ~/.mindpilot): store, adapters, keys.
+MINDPILOT_CACHE  converted models (default $MINDPILOT_HOME/cache).
+MINDPILOT_THREADS torch threads for generation (default 1: on 2 busy cores, faster; see docs).
+MINDPILOT_DEBUG  set to 1 to let the CLI show tracebacks instead of friendly errors.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mindpilot.errors import ConfigError
+
+
+def home() -> Path:
+    """The installation folder, created on first use."""
+    path = Path(os.environ.get("MINDPILOT_HOME") or Path.home() / ".mindpilot").expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir() -> Path:
+    """Folder for converted model weights."""
+    env = os.environ.get("MINDPILOT_CACHE")
+    path = Path(env).expanduser() if env else home() / "cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_store_path() -> Path:
+    """The embedded store's SQLite file."""
+    return home() / "mindpilot.db"
+
+
+def default_threads() -> int:
+    """Torch threads for generation, from MINDPILOT_THREADS (default 1)."""
+    raw = os.environ.get("MINDPILOT_THREADS", "1")
+    try:
+        threads = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"MINDPILOT_THREADS={raw!r} is not a whole number", hint="set it to e.g. 1 or 2"
+        ) from None
+    if threads < 1:
+        raise ConfigError(f"MINDPILOT_THREADS={threads} must be at least 1")
+    return threads
+
+
+def debug() -> bool:
+    """True when MINDPILOT_DEBUG asks for tracebacks."""
+    return os.environ.get("MINDPILOT_DEBUG", "") not in ("", "0", "false")
