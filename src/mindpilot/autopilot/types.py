@@ -104,7 +104,9 @@ class Generation:
 
     @property
     def tokens_per_second(self) -> float:
-        return self.usage.completion_tokens / self.timings.decode_s if self.timings.decode_s else 0.0
+        return (
+            self.usage.completion_tokens / self.timings.decode_s if self.timings.decode_s else 0.0
+        )
 
 
 class Stream:
@@ -122,6 +124,8 @@ class Stream:
         return self
 
     def __next__(self) -> str:
+        if self.result is not None:  # finished: an exhausted generator would return None
+            raise StopIteration
         try:
             return next(self._pieces)
         except StopIteration as done:

@@ -1,0 +1,27 @@
+"""The Autopilot System: the frozen pretrained language model behind a backend registry."""
+
+from mindpilot.autopilot.backend import BACKENDS, Backend
+from mindpilot.autopilot.loading import DEFAULT_MODEL
+from mindpilot.autopilot.model import Autopilot, create_autopilot_system
+from mindpilot.autopilot.types import (
+    Generation,
+    GenerationConfig,
+    Message,
+    Stream,
+    Timings,
+    Usage,
+)
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_MODEL",
+    "Autopilot",
+    "Backend",
+    "Generation",
+    "GenerationConfig",
+    "Message",
+    "Stream",
+    "Timings",
+    "Usage",
+    "create_autopilot_system",
+]

@@ -1,0 +1,40 @@
+"""The interface every Autopilot backend implements, and their registry."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from mindpilot.autopilot.types import Generation, GenerationConfig, Message, Stream
+from mindpilot.registry import Registry
+
+
+class Backend(ABC):
+    """A frozen language model that turns chat messages into text."""
+
+    name: str  # registry name, e.g. "transformers"
+    model_name: str  # what the model is called in responses
+    context_window: int  # tokens the model can attend to (prompt + completion)
+
+    @abstractmethod
+    def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream:
+        """Generate, yielding text pieces as they are decoded."""
+
+    @abstractmethod
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Prompt tokens these messages take once the chat template is applied."""
+
+    def generate(self, messages: Sequence[Message], config: GenerationConfig) -> Generation:
+        # Non-streaming is the stream drained: both paths give the same text by construction.
+        return self.stream(messages, config).finish()
+
+    def describe(self) -> dict[str, str | int]:
+        """Facts for `mindpilot models` and /v1/models."""
+        return {
+            "backend": self.name,
+            "model": self.model_name,
+            "context_window": self.context_window,
+        }
+
+
+BACKENDS: Registry[Backend] = Registry("backend")

@@ -1,0 +1,79 @@
+"""The Autopilot System: the frozen pretrained model, whatever backend runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from mindpilot.autopilot.backend import BACKENDS, Backend
+from mindpilot.autopilot.types import Generation, GenerationConfig, Message, Stream, as_messages
+
+Prompt = str | Sequence[Message | dict[str, str]]
+
+
+def _ensure_builtin_backends() -> None:
+    # Built-ins register on import, through the same registry a plugin would use.
+    from mindpilot.autopilot import openai_backend, transformers_backend  # noqa: F401
+
+
+class Autopilot:
+    """The knowledge foundation: a frozen LM behind a backend (`transformers` or `openai`).
+
+    >>> autopilot = Autopilot.load()            # the bundled SmolLM2-135M-Instruct, offline
+    >>> autopilot.generate("What is the capital of France?").text
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    @classmethod
+    def load(
+        cls, model: str | None = None, *, backend: str = "transformers", **options: Any
+    ) -> Autopilot:
+        """Load `model` (None = the bundled default) on the named backend."""
+        _ensure_builtin_backends()
+        return cls(BACKENDS.create(backend, model, **options))
+
+    @property
+    def model_name(self) -> str:
+        return self.backend.model_name
+
+    @property
+    def context_window(self) -> int:
+        return self.backend.context_window
+
+    def generate(
+        self, prompt: Prompt, config: GenerationConfig | None = None, **overrides: Any
+    ) -> Generation:
+        """Answer a prompt or chat messages. `overrides` are GenerationConfig fields."""
+        return self.backend.generate(as_messages(prompt), _config(config, overrides))
+
+    def stream(
+        self, prompt: Prompt, config: GenerationConfig | None = None, **overrides: Any
+    ) -> Stream:
+        """Like `generate`, as an iterator of text pieces; `.result` holds the Generation after."""
+        return self.backend.stream(as_messages(prompt), _config(config, overrides))
+
+    def count_tokens(self, prompt: Prompt) -> int:
+        return self.backend.count_tokens(as_messages(prompt))
+
+
+def _config(config: GenerationConfig | None, overrides: dict[str, Any]) -> GenerationConfig:
+    config = config or GenerationConfig()
+    if "stop" in overrides and isinstance(overrides["stop"], str | list):
+        stop = overrides["stop"]
+        overrides["stop"] = (stop,) if isinstance(stop, str) else tuple(stop)
+    return replace(config, **overrides) if overrides else config
+
+
+def create_autopilot_system(model_name: str | None = None) -> tuple[Any, Any]:
+    """The proposal's entry point: the frozen model and its tokenizer.
+
+    `model_name=None` gives the bundled default (the proposal used "gpt2"; any local model or
+    one in the offline Hugging Face cache works too). Use `Autopilot.load` for the richer API.
+    """
+    from mindpilot.autopilot.transformers_backend import TransformersBackend
+
+    backend = TransformersBackend.load(model_name)
+    return backend.model, backend.tokenizer

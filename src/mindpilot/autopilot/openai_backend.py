@@ -1,0 +1,130 @@
+"""A backend that calls any OpenAI-compatible chat-completions server.
+
+vLLM, TGI, Ollama, llama.cpp's server or another mindpilot: this is how a user scales past
+one machine. The remote model is assumed frozen too; mindpilot only sends it prompts.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Generator, Sequence
+from typing import Any
+
+from mindpilot.autopilot.backend import BACKENDS, Backend
+from mindpilot.autopilot.types import (
+    Generation,
+    GenerationConfig,
+    Message,
+    Stream,
+    Timings,
+    Usage,
+)
+from mindpilot.errors import BackendError, ConfigError, ModelNotFoundError
+
+# Without a tokenizer we estimate prompt size; English averages ~4 characters a token.
+_CHARS_PER_TOKEN = 4
+
+
+class OpenAIBackend(Backend):
+    """Chat completions over HTTP, streamed."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        context_window: int = 8192,
+        timeout: float = 120.0,
+    ) -> None:
+        import openai
+
+        base_url = base_url or os.environ.get("MINDPILOT_OPENAI_BASE_URL")
+        if not base_url:
+            raise ConfigError(
+                "the openai backend needs the server's address",
+                hint="pass base_url='http://host:port/v1' or set MINDPILOT_OPENAI_BASE_URL",
+            )
+        if not model:
+            raise ConfigError("the openai backend needs a model name", hint="pass model='...'")
+        self.model_name = model
+        self.base_url = base_url
+        self.context_window = context_window
+        key = api_key or os.environ.get("MINDPILOT_OPENAI_API_KEY") or "not-needed"
+        self._client = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=0)
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(len(m.content) // _CHARS_PER_TOKEN + 4 for m in messages)
+
+    def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream:
+        return Stream(self._chunks(messages, config))
+
+    def _request(self, messages: Sequence[Message], config: GenerationConfig) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": self.model_name,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": config.max_new_tokens,
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if config.stop:
+            request["stop"] = list(config.stop)
+        if config.seed is not None:
+            request["seed"] = config.seed
+        return request
+
+    def _chunks(
+        self, messages: Sequence[Message], config: GenerationConfig
+    ) -> Generator[str, None, Generation]:
+        import openai
+
+        started = time.perf_counter()
+        first_at, finish, usage, pieces = 0.0, "stop", None, []
+        try:
+            for chunk in self._client.chat.completions.create(**self._request(messages, config)):
+                usage = chunk.usage or usage
+                for choice in chunk.choices:
+                    finish = choice.finish_reason or finish
+                    if choice.delta and choice.delta.content:
+                        first_at = first_at or time.perf_counter()
+                        pieces.append(choice.delta.content)
+                        yield choice.delta.content
+        except openai.NotFoundError as err:
+            raise ModelNotFoundError(
+                f"the server at {self.base_url} has no model {self.model_name!r}: {err.message}",
+                hint="list its models with GET /v1/models",
+            ) from None
+        except openai.APIStatusError as err:
+            raise BackendError(
+                f"the server at {self.base_url} answered {err.status_code}: {err.message}"
+            ) from None
+        except openai.APIConnectionError:
+            raise BackendError(
+                f"cannot reach an OpenAI-compatible server at {self.base_url}",
+                hint="start the server or check the base URL",
+            ) from None
+        ended = time.perf_counter()
+        return Generation(
+            text="".join(pieces),
+            finish_reason="length" if finish == "length" else "stop",
+            usage=Usage(
+                prompt_tokens=usage.prompt_tokens if usage else self.count_tokens(messages),
+                completion_tokens=usage.completion_tokens if usage else len(pieces),
+            ),
+            # Over HTTP we cannot see prefill and decode apart: the first piece marks the split.
+            timings=Timings(
+                prompt_s=(first_at or ended) - started,
+                decode_s=ended - (first_at or ended),
+                first_token_s=(first_at or ended) - started,
+            ),
+            model=self.model_name,
+            backend=self.name,
+        )
+
+
+BACKENDS.register("openai")(OpenAIBackend)

@@ -1,0 +1,173 @@
+"""The in-process backend: a frozen Hugging Face causal LM, decoded by our own loop.
+
+Our own loop (rather than `model.generate`) gives streaming without threads, exact stop
+strings, and access to each step's logits, which self-taking uses to retrieve mid-answer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import torch
+
+from mindpilot import config as mp_config
+from mindpilot.autopilot import loading
+from mindpilot.autopilot.backend import BACKENDS, Backend
+from mindpilot.autopilot.decoding import IncrementalDecoder, StopMatcher, choose_token
+from mindpilot.autopilot.types import (
+    Generation,
+    GenerationConfig,
+    Message,
+    Stream,
+    Timings,
+    Usage,
+)
+from mindpilot.errors import ContextWindowError, ModelLoadError
+
+
+def freeze(model: torch.nn.Module) -> torch.nn.Module:
+    """The Autopilot System is frozen: no gradients, eval mode. Adapters train on top."""
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model.eval()
+
+
+class TransformersBackend(Backend):
+    """A frozen `transformers` causal LM in this process."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        model_name: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.model = freeze(model)
+        self.tokenizer = tokenizer
+        self.model_name = model_name or str(getattr(model, "name_or_path", "") or "model")
+        self.threads = threads or mp_config.default_threads()
+        self.context_window = int(getattr(model.config, "max_position_embeddings", 2048))
+        self.load_seconds = 0.0
+        self._eos = _eos_ids(model, tokenizer)
+        # torch's thread count is process-wide and a model decodes one request at a time.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, model: str | None = None, *, threads: int | None = None) -> TransformersBackend:
+        """Load by name or path (None = the bundled default), offline, and freeze."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        started = time.perf_counter()
+        source = loading.resolve(model)
+        folder = loading.loadable_folder(source)
+        torch.set_num_threads(threads or mp_config.default_threads())
+        hf_logging.disable_progress_bar()  # a 1 s load needs no bar; conversion keeps its own
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder)
+            lm = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(
+                f"cannot load model {source.name} from {folder}: {err}",
+                hint="check that the folder holds a causal language model (config.json, weights)",
+            ) from err
+        finally:
+            hf_logging.enable_progress_bar()
+        backend = cls(lm, tokenizer, model_name=source.name, threads=threads)
+        backend.load_seconds = time.perf_counter() - started
+        return backend
+
+    def prompt_ids(self, messages: Sequence[Message]) -> list[int]:
+        """Token ids of the messages through the model's chat template."""
+        turns = [{"role": m.role, "content": m.content} for m in messages]
+        if getattr(self.tokenizer, "chat_template", None):
+            text = self.tokenizer.apply_chat_template(
+                turns, tokenize=False, add_generation_prompt=True
+            )
+        else:  # base models without a template: a plain transcript
+            text = "".join(f"{t['role']}: {t['content']}\n" for t in turns) + "assistant:"
+        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return len(self.prompt_ids(messages))
+
+    def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream:
+        ids = self.prompt_ids(messages)
+        room = self.context_window - len(ids)
+        if room < 1:
+            raise ContextWindowError(
+                f"the prompt takes {len(ids)} tokens but {self.model_name} holds "
+                f"{self.context_window} in all",
+                hint="shorten the prompt or the conversation, or lower the memory token budget",
+            )
+        return Stream(self._decode(ids, config, max_new=min(config.max_new_tokens, room)))
+
+    def _decode(
+        self, ids: list[int], config: GenerationConfig, max_new: int
+    ) -> Generator[str, None, Generation]:
+        started = time.perf_counter()
+        generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
+        detok, stopper = IncrementalDecoder(self.tokenizer), StopMatcher(config.stop)
+        emitted: list[str] = []
+        completion, finish, first_piece_at = 0, "length", 0.0
+        with self._lock, torch.inference_mode():
+            torch.set_num_threads(self.threads)
+            logits, past = self._forward(ids, None)
+            prompt_done = time.perf_counter()
+            for step in range(max_new):
+                token = choose_token(logits, config, generator)
+                if token in self._eos:
+                    finish = "stop"
+                    break
+                completion += 1
+                piece, hit_stop = stopper.push(detok.push(token))
+                if piece:
+                    first_piece_at = first_piece_at or time.perf_counter()
+                    emitted.append(piece)
+                    yield piece
+                if hit_stop:
+                    finish = "stop"
+                    break
+                if step + 1 < max_new:  # the last step needs no further forward pass
+                    logits, past = self._forward([token], past)
+            # text held back as a possible stop-string start, that turned out not to be one
+            tail = stopper.flush()
+            if tail:
+                emitted.append(tail)
+                yield tail
+        ended = time.perf_counter()
+        return Generation(
+            text="".join(emitted),
+            finish_reason="stop" if finish == "stop" else "length",
+            usage=Usage(prompt_tokens=len(ids), completion_tokens=completion),
+            timings=Timings(
+                prompt_s=prompt_done - started,
+                decode_s=ended - prompt_done,
+                first_token_s=(first_piece_at or ended) - started,
+            ),
+            model=self.model_name,
+            backend=self.name,
+        )
+
+    def _forward(self, ids: list[int], past: Any) -> tuple[torch.Tensor, Any]:
+        """One forward pass; returns the last position's logits (vocab,) and the KV cache."""
+        out = self.model(input_ids=torch.tensor([ids]), past_key_values=past, use_cache=True)
+        return out.logits[0, -1, :], out.past_key_values
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids: set[int] = set()
+    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
+        value = getattr(source, "eos_token_id", None)
+        ids.update(value if isinstance(value, list) else [value] if value is not None else [])
+    return ids
+
+
+BACKENDS.register("transformers")(TransformersBackend.load)

@@ -1,0 +1,52 @@
+"""`mindpilot generate | models` through the real CLI entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mindpilot.cli import cli
+
+
+def test_generate_streams_with_stats(tiny_model_dir: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["generate", "Hello", "--model", str(tiny_model_dir), "--max-tokens", "6", "--stats"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "6 completion tokens" in result.stderr and "finish: length" in result.stderr
+
+
+def test_generate_reads_stdin(tiny_model_dir: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["generate", "--model", str(tiny_model_dir), "--max-tokens", "3"], input="Hi there\n"
+    )
+    assert result.exit_code == 0 and result.stdout.strip()
+
+
+def test_user_errors_are_one_line_without_traceback(tiny_model_dir: Path) -> None:
+    runner = CliRunner()
+    for args, expected in [
+        (["generate", "hi", "--model", "nobody/nothing"], "unknown model 'nobody/nothing'"),
+        (["generate", "hi", "--backend", "carrier-pigeon"], "unknown backend 'carrier-pigeon'"),
+        (
+            ["generate", "hi", "--model", str(tiny_model_dir), "--base-url", "http://x"],
+            "--base-url",
+        ),
+        (["generate", "word " * 300, "--model", str(tiny_model_dir)], "holds 256"),
+    ]:
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert expected in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_bad_option_values_are_refused_by_the_parser() -> None:
+    result = CliRunner().invoke(cli, ["generate", "hi", "--temperature", "-1"])
+    assert result.exit_code == 2 and "temperature" in result.stderr
+
+
+def test_models_lists_backends_and_default() -> None:
+    result = CliRunner().invoke(cli, ["models"])
+    assert result.exit_code == 0
+    assert "SmolLM2-135M-Instruct" in result.stdout and "openai, transformers" in result.stdout
