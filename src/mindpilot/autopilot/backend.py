@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from mindpilot.autopilot.types import Generation, GenerationConfig, Message, Stream
+from mindpilot.errors import ConfigError
 from mindpilot.registry import Registry
 
 
@@ -17,12 +18,26 @@ class Backend(ABC):
     context_window: int  # tokens the model can attend to (prompt + completion)
 
     @abstractmethod
-    def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream:
+    def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream[Generation]:
         """Generate, yielding text pieces as they are decoded."""
 
     @abstractmethod
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """Prompt tokens these messages take once the chat template is applied."""
+
+    def count_text(self, text: str) -> int:
+        """Tokens a piece of text takes (no template). Estimated unless the backend knows."""
+        return len(text) // 4 + 1 if text else 0
+
+    def score_continuations(
+        self, messages: Sequence[Message], continuations: Sequence[str]
+    ) -> list[float]:
+        """Log-likelihood of each continuation as the assistant's answer (for classification).
+        Needs the model's logits, which only an in-process backend has."""
+        raise ConfigError(
+            f"the {self.name} backend cannot score continuations",
+            hint="classification needs the in-process transformers backend",
+        )
 
     def generate(self, messages: Sequence[Message], config: GenerationConfig) -> Generation:
         # Non-streaming is the stream drained: both paths give the same text by construction.

@@ -51,12 +51,17 @@ class Autopilot:
 
     def stream(
         self, prompt: Prompt, config: GenerationConfig | None = None, **overrides: Any
-    ) -> Stream:
+    ) -> Stream[Generation]:
         """Like `generate`, as an iterator of text pieces; `.result` holds the Generation after."""
         return self.backend.stream(as_messages(prompt), _config(config, overrides))
 
     def count_tokens(self, prompt: Prompt) -> int:
+        """Prompt tokens, chat template included."""
         return self.backend.count_tokens(as_messages(prompt))
+
+    def count_text(self, text: str) -> int:
+        """Tokens of a bare piece of text."""
+        return self.backend.count_text(text)
 
 
 def _config(config: GenerationConfig | None, overrides: dict[str, Any]) -> GenerationConfig:

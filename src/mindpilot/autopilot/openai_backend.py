@@ -22,9 +22,6 @@ from mindpilot.autopilot.types import (
 )
 from mindpilot.errors import BackendError, ConfigError, ModelNotFoundError
 
-# Without a tokenizer we estimate prompt size; English averages ~4 characters a token.
-_CHARS_PER_TOKEN = 4
-
 
 class OpenAIBackend(Backend):
     """Chat completions over HTTP, streamed."""
@@ -57,9 +54,10 @@ class OpenAIBackend(Backend):
         self._client = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=0)
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
-        return sum(len(m.content) // _CHARS_PER_TOKEN + 4 for m in messages)
+        # ~4 tokens of chat-template framing per message
+        return sum(self.count_text(m.content) + 4 for m in messages)
 
-    def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream:
+    def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream[Generation]:
         return Stream(self._chunks(messages, config))
 
     def _request(self, messages: Sequence[Message], config: GenerationConfig) -> dict[str, Any]:

@@ -6,6 +6,7 @@ strings, and access to each step's logits, which self-taking uses to retrieve mi
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Generator, Sequence
@@ -98,8 +99,32 @@ class TransformersBackend(Backend):
     def count_tokens(self, messages: Sequence[Message]) -> int:
         return len(self.prompt_ids(messages))
 
-    def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream:
+    def count_text(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
+
+    def score_continuations(
+        self, messages: Sequence[Message], continuations: Sequence[str]
+    ) -> list[float]:
+        """Sum of log-probabilities of each continuation's tokens after the prompt. The prompt
+        is run once; each continuation reuses a copy of its KV cache."""
         ids = self.prompt_ids(messages)
+        self._check_room(ids)
+        scores = []
+        with self._lock, torch.inference_mode():
+            torch.set_num_threads(self.threads)
+            logits, past = self._forward(ids, None)
+            for text in continuations:
+                tokens = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+                out = self.model(
+                    input_ids=torch.tensor([tokens]), past_key_values=copy.deepcopy(past)
+                )
+                # position i predicts token i+1; the prompt's last logits predict token 0
+                steps = torch.cat([logits[None, :], out.logits[0, :-1, :]])
+                logprobs = torch.log_softmax(steps.float(), dim=-1)
+                scores.append(float(logprobs[torch.arange(len(tokens)), tokens].sum()))
+        return scores
+
+    def _check_room(self, ids: list[int]) -> int:
         room = self.context_window - len(ids)
         if room < 1:
             raise ContextWindowError(
@@ -107,6 +132,11 @@ class TransformersBackend(Backend):
                 f"{self.context_window} in all",
                 hint="shorten the prompt or the conversation, or lower the memory token budget",
             )
+        return room
+
+    def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream[Generation]:
+        ids = self.prompt_ids(messages)
+        room = self._check_room(ids)
         return Stream(self._decode(ids, config, max_new=min(config.max_new_tokens, room)))
 
     def _decode(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from mindpilot.errors import ConfigError, ValidationError
 
@@ -109,18 +109,22 @@ class Generation:
         )
 
 
-class Stream:
-    """An iterator of text pieces; `result` holds the Generation once it is exhausted.
+R = TypeVar("R")
+
+
+class Stream(Generic[R]):
+    """An iterator of text pieces; `result` holds the final value once it is exhausted.
 
     `for piece in stream: ...` then `stream.result`. Joining the pieces gives `result.text`.
-    Backends write a generator that yields pieces and *returns* the Generation.
+    Producers write a generator that yields pieces and *returns* the result (a Generation
+    from a backend, a Response from the engine).
     """
 
-    def __init__(self, pieces: Generator[str, None, Generation]) -> None:
+    def __init__(self, pieces: Generator[str, None, R]) -> None:
         self._pieces = pieces
-        self.result: Generation | None = None
+        self.result: R | None = None
 
-    def __iter__(self) -> Stream:
+    def __iter__(self) -> Stream[R]:
         return self
 
     def __next__(self) -> str:
@@ -136,8 +140,8 @@ class Stream:
         """Stop generating early (e.g. the client went away)."""
         self._pieces.close()
 
-    def finish(self) -> Generation:
-        """Drain what is left and return the Generation."""
+    def finish(self) -> R:
+        """Drain what is left and return the result."""
         for _ in self:
             pass
         if self.result is None:

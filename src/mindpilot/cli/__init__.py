@@ -1,4 +1,4 @@
-"""The `mindpilot` command: a thin shell over the engine. Errors become messages here, and only here.
+"""The `mindpilot` command: a thin shell over the engine. Errors become messages here, only here.
 
 Each command group lives in its own module and is attached below.
 """
@@ -14,7 +14,7 @@ from mindpilot.errors import MindpilotError
 
 
 class FriendlyGroup(click.Group):
-    """Turns MindpilotError into a one-line message and exit code 1 (MINDPILOT_DEBUG=1: traceback)."""
+    """MindpilotError becomes a one-line message and exit code 1 (MINDPILOT_DEBUG=1: traceback)."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:

@@ -1,5 +1,144 @@
-"""`mindpilot task ...` commands."""
+"""`mindpilot task ...`: task profiles (persona, expertise, default emotion, retrieval)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
-COMMANDS: list[click.Command] = []
+from mindpilot.cli.memory_cmds import emit_json, opened, store_options, table, when
+from mindpilot.errors import ConflictError
+from mindpilot.mental_process.records import RetrievalSettings, TaskProfile
+
+F = TypeVar("F", bound=Callable[..., Any])
+RETRIEVAL_FIELDS = [f.name for f in dataclasses.fields(RetrievalSettings)]
+
+
+def profile_options(command: F) -> F:
+    """The profile's fields as options; None means "not given" (update keeps the old value)."""
+    options = [
+        click.option("--description"),
+        click.option("--personality", help="Persona text."),
+        click.option("--expertise", multiple=True, help="A knowledge domain (repeatable)."),
+        click.option("--default-emotion", help="Emotion used when the task has none recorded."),
+        click.option("--adapter", help="Name of a trained adapter."),
+        *(
+            click.option(
+                f"--{name.replace('_', '-')}", name, type=float if "similarity" in name else int
+            )
+            for name in RETRIEVAL_FIELDS
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _apply(profile: TaskProfile, given: dict[str, Any]) -> TaskProfile:
+    retrieval = {k: given.pop(k) for k in RETRIEVAL_FIELDS if given.get(k) is not None}
+    fields = {k: v for k, v in given.items() if v is not None and v != ()}
+    if retrieval:
+        fields["retrieval"] = dataclasses.replace(profile.retrieval, **retrieval)
+    return dataclasses.replace(profile, **fields)
+
+
+def _show(profile: TaskProfile, as_json: bool) -> None:
+    if as_json:
+        emit_json(profile.to_dict())
+        return
+    rows = [(k, v) for k, v in profile.to_dict().items() if k not in ("kind", "retrieval")]
+    rows += [(f"retrieval.{k}", v) for k, v in dataclasses.asdict(profile.retrieval).items()]
+    table(f"task {profile.name}", ("field", "value"), rows)
+
+
+@click.group("task")
+def task() -> None:
+    """Task profiles: who the assistant is for a task and what it may draw on."""
+
+
+@task.command("create")
+@click.argument("name")
+@profile_options
+@store_options
+def create_cmd(
+    name: str, namespace: str, store_path: Path | None, as_json: bool, **given: Any
+) -> None:
+    """Create a task profile."""
+    with opened(store_path) as store:
+        if name in {t.name for t in store.list_tasks(namespace)}:
+            raise ConflictError(
+                f"task {name!r} already exists in {namespace!r}", hint="use `mindpilot task update`"
+            )
+        profile = store.put_task(
+            _apply(TaskProfile(name=name, namespace=namespace), given), actor="cli"
+        )
+    _show(profile, as_json)
+
+
+@task.command("update")
+@click.argument("name")
+@profile_options
+@store_options
+def update_cmd(
+    name: str, namespace: str, store_path: Path | None, as_json: bool, **given: Any
+) -> None:
+    """Change some fields of a task profile (the others keep their values)."""
+    with opened(store_path) as store:
+        profile = store.put_task(_apply(store.get_task(namespace, name), given), actor="cli")
+    _show(profile, as_json)
+
+
+@task.command("list")
+@store_options
+def list_cmd(namespace: str, store_path: Path | None, as_json: bool) -> None:
+    """List the namespace's task profiles."""
+    with opened(store_path) as store:
+        profiles = store.list_tasks(namespace)
+    if as_json:
+        emit_json([p.to_dict() for p in profiles])
+        return
+    rows = [
+        (
+            p.name,
+            p.description,
+            ", ".join(p.expertise),
+            p.default_emotion,
+            p.version,
+            when(p.updated_at),
+        )
+        for p in profiles
+    ]
+    table(
+        f"{len(rows)} task(s) in {namespace!r}",
+        ("name", "description", "expertise", "emotion", "v", "updated"),
+        rows,
+    )
+
+
+@task.command("show")
+@click.argument("name")
+@store_options
+def show_cmd(name: str, namespace: str, store_path: Path | None, as_json: bool) -> None:
+    """Show one task profile."""
+    with opened(store_path) as store:
+        profile = store.get_task(namespace, name)
+    _show(profile, as_json)
+
+
+@task.command("delete")
+@click.argument("name")
+@store_options
+def delete_cmd(name: str, namespace: str, store_path: Path | None, as_json: bool) -> None:
+    """Delete a task profile (its records stay: `mindpilot memory delete --task NAME`)."""
+    with opened(store_path) as store:
+        store.delete_task(namespace, name, actor="cli")
+    if as_json:
+        emit_json({"deleted": name})
+    else:
+        click.echo(f"deleted task {name!r} (undo: mindpilot memory undo)")
+
+
+COMMANDS: list[click.Command] = [task]

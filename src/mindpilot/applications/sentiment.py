@@ -1,0 +1,93 @@
+"""Sentiment analysis: labels scored by the model's likelihood, with similar labelled
+experiences of the task retrieved as worked examples.
+
+An experience is an example when its `situation` is a text and its `response` a label, e.g.
+`mp.add_experience("sentiment", "A joyless, plodding film.", response="negative")`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from mindpilot.autopilot.types import Message
+from mindpilot.engine import Engine, UsedRecord
+from mindpilot.errors import ValidationError
+from mindpilot.mental_process.records import RetrievalSettings, TaskProfile
+from mindpilot.self_taking import task_profile
+
+DEFAULT_LABELS = ("positive", "negative")
+
+
+@dataclass(frozen=True)
+class Classification:
+    label: str
+    probabilities: tuple[tuple[str, float], ...]  # (label, probability), as given
+    used: tuple[UsedRecord, ...]  # the examples the prompt showed
+
+    def probability(self, label: str) -> float:
+        return dict(self.probabilities)[label]
+
+
+def classify(
+    engine: Engine,
+    text: str,
+    *,
+    task: str = "sentiment",
+    namespace: str = "default",
+    labels: tuple[str, ...] = DEFAULT_LABELS,
+    examples: int | None = None,
+) -> Classification:
+    """The most likely label for `text`; `examples` caps the retrieved examples (default: the
+    task's experience_top_k; 0 = none)."""
+    if not text.strip():
+        raise ValidationError("the text to classify is empty")
+    if len(set(labels)) < 2 or not all(label.strip() for label in labels):
+        raise ValidationError("give at least two distinct, non-empty labels")
+    instruction = (
+        f"Classify the sentiment of the user's text. Answer with one word: {', '.join(labels)}."
+    )
+    messages = [Message("system", instruction), Message("user", text)]
+    prepared = engine.prepare(
+        messages,
+        task=task,
+        namespace=namespace,
+        use_memory=examples != 0 and engine.store is not None,
+        profile=_example_profile(engine, namespace, task, examples),
+    )
+    scores = engine.autopilot.backend.score_continuations(list(prepared.messages), labels)
+    probabilities = _softmax(scores)
+    best = max(range(len(labels)), key=lambda i: probabilities[i])
+    taken = prepared.taken
+    return Classification(
+        label=labels[best],
+        probabilities=tuple(zip(labels, probabilities, strict=True)),
+        used=tuple(UsedRecord.from_hit(h) for h in taken.experiences) if taken else (),
+    )
+
+
+def _example_profile(
+    engine: Engine, namespace: str, task: str, examples: int | None
+) -> TaskProfile | None:
+    """Classification wants examples, not knowledge or persona; any similarity will do, since
+    a labelled neighbour teaches the format even when its topic differs."""
+    if engine.store is None:
+        return None
+    stored = task_profile(engine.store, namespace, task)
+    k = stored.retrieval.experience_top_k if examples is None else examples
+    if k <= 0:
+        return None
+    settings = RetrievalSettings(
+        knowledge_top_k=0,
+        experience_top_k=k,
+        min_similarity=-1.0,
+        knowledge_tokens=0,
+        experience_tokens=max(stored.retrieval.experience_tokens, 64 * k),
+    )
+    return replace(stored, retrieval=settings)
+
+
+def _softmax(scores: list[float]) -> list[float]:
+    top = max(scores)
+    weights = [math.exp(s - top) for s in scores]
+    return [w / sum(weights) for w in weights]

@@ -1,0 +1,127 @@
+"""The embedded store's schema as named migrations, applied in order, each exactly once.
+
+Later issues (sessions, audit log, API keys) append their own `(name, sql)` to MIGRATIONS;
+never edit or reorder one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+RECORDS = """
+CREATE TABLE records (
+    seq INTEGER PRIMARY KEY,            -- the vector index's id for this row
+    namespace TEXT NOT NULL,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,                 -- knowledge | emotion | experience
+    domain TEXT,                        -- knowledge only
+    task TEXT,                          -- emotion and experience only
+    tags TEXT NOT NULL DEFAULT '[]',    -- JSON list of strings
+    text TEXT NOT NULL,                 -- what FTS5 indexes (Record.search_text)
+    body TEXT NOT NULL,                 -- the whole record as JSON (Record.to_dict)
+    version INTEGER NOT NULL,
+    created_at REAL NOT NULL,           -- unix seconds
+    updated_at REAL NOT NULL,
+    superseded_by TEXT,                 -- NULL = current (retrievable)
+    embedding BLOB NOT NULL,            -- float32 (dim,), L2-normalised: the source of truth
+    UNIQUE (namespace, id)
+);
+CREATE INDEX records_scope ON records (namespace, kind, superseded_by);
+CREATE INDEX records_task ON records (namespace, task);
+CREATE INDEX records_domain ON records (namespace, domain);
+CREATE INDEX records_created ON records (namespace, created_at);
+
+CREATE VIRTUAL TABLE records_fts USING fts5(
+    text, content='records', content_rowid='seq', tokenize='porter unicode61'
+);
+CREATE TRIGGER records_ai AFTER INSERT ON records BEGIN
+    INSERT INTO records_fts (rowid, text) VALUES (new.seq, new.text);
+END;
+CREATE TRIGGER records_ad AFTER DELETE ON records BEGIN
+    INSERT INTO records_fts (records_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+END;
+CREATE TRIGGER records_au AFTER UPDATE OF text ON records BEGIN
+    INSERT INTO records_fts (records_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+    INSERT INTO records_fts (rowid, text) VALUES (new.seq, new.text);
+END;
+
+CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace TEXT NOT NULL,
+    record_id TEXT NOT NULL,            -- record id, or 'task:<name>'
+    kind TEXT NOT NULL,
+    op TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    at REAL NOT NULL,
+    batch INTEGER NOT NULL,             -- one call's changes; undo reverts a batch
+    before TEXT,                        -- JSON of the state before, NULL for an addition
+    after TEXT,                         -- JSON of the state after, NULL for a deletion
+    before_vector BLOB,                 -- the before state's embedding, so undo need not re-embed
+    undone INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX changes_record ON changes (namespace, record_id);
+CREATE INDEX changes_batch ON changes (namespace, batch);
+
+CREATE TABLE tasks (
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,                 -- TaskProfile.to_dict as JSON
+    PRIMARY KEY (namespace, name)
+);
+
+-- Bumped by every write transaction of a namespace, so another process's in-memory vector
+-- index can tell it is stale.
+CREATE TABLE namespace_state (
+    namespace TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL
+);
+
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Ordered (name, sql); append only.
+MIGRATIONS: list[tuple[str, str]] = [
+    ("0001_mental_process_records", RECORDS),
+]
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a script into statements (triggers' inner semicolons included)."""
+    statements: list[str] = []
+    current = ""
+    for line in sql.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[tuple[str, str]] = MIGRATIONS) -> list[str]:
+    """Apply the migrations `conn` has not seen, in one transaction; returns their names.
+
+    `conn` must be in autocommit mode (isolation_level=None)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations"
+        " (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+        applied = []
+        for name, sql in migrations:
+            if name in done:
+                continue
+            for statement in split_statements(sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, time.time()))
+            applied.append(name)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return applied

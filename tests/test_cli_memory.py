@@ -1,0 +1,163 @@
+"""`mindpilot memory ...` and `mindpilot task ...` through the real CLI root."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from mindpilot.cli import cli
+
+
+@pytest.fixture
+def run(hashing_env: None, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Invoke the CLI against a store in tmp_path; `run(..., ok=False)` expects a failure."""
+    store = str(tmp_path / "cli.db")
+
+    def invoke(*args: str, ok: bool = True, input: str | None = None) -> Result:
+        group, command, *rest = args
+        result = CliRunner().invoke(cli, [group, command, "--store", store, *rest], input=input)
+        assert (result.exit_code == 0) == ok, result.output
+        return result
+
+    return invoke
+
+
+def as_json(result: Result) -> Any:
+    return json.loads(result.stdout)
+
+
+def test_add_list_show_search(run) -> None:  # type: ignore[no-untyped-def]
+    kn = as_json(run("memory", "add", "--domain", "billing", "Refunds take five days", "--json"))
+    run(
+        "memory",
+        "add",
+        "--kind",
+        "emotion",
+        "--task",
+        "support",
+        "empathy",
+        "--guidance",
+        "be kind",
+    )
+    run("memory", "add", "--kind", "experience", "--task", "support", "Where is my parcel?",
+        "--response", "On its way", "--score", "1")  # fmt: skip
+    listed = as_json(run("memory", "list", "--json"))
+    assert [r["kind"] for r in listed] == ["experience", "emotion", "knowledge"]
+    assert as_json(run("memory", "show", kn["id"], "--json")) == kn
+    hits = as_json(run("memory", "search", "refunds", "--json"))
+    assert hits[0]["record"]["id"] == kn["id"] and -1 <= hits[0]["similarity"] <= 1
+    people = run("memory", "list").stdout
+    assert kn["id"] in people and "Refunds take five days" in people
+    assert kn["id"] in run("memory", "search", "refunds days").stdout
+
+
+def test_supersede_history_undo_delete(run) -> None:  # type: ignore[no-untyped-def]
+    old = as_json(run("memory", "add", "--domain", "api", "limit is 100", "--json"))
+    new = as_json(run("memory", "add", "--domain", "api", "limit is 500", "--supersedes",
+                      old["id"], "--json"))  # fmt: skip
+    assert [r["id"] for r in as_json(run("memory", "list", "--json"))] == [new["id"]]
+    assert len(as_json(run("memory", "list", "--all", "--json"))) == 2
+    ops = [c["op"] for c in as_json(run("memory", "history", old["id"], "--json"))]
+    assert ops == ["add", "supersede"]
+    assert "supersede" in run("memory", "history", old["id"]).stdout
+    undone = as_json(run("memory", "undo", "--json"))
+    assert {c["op"] for c in undone} == {"add", "supersede"}
+    assert [r["id"] for r in as_json(run("memory", "list", "--json"))] == [old["id"]]
+    run("memory", "delete", old["id"])
+    assert as_json(run("memory", "list", "--json")) == []
+
+
+def test_scoped_delete_asks_and_stays_in_its_namespace(run) -> None:  # type: ignore[no-untyped-def]
+    for ns in ("alice", "bob"):
+        run("memory", "add", "-n", ns, "--domain", "d", f"{ns} fact")
+    run("memory", "delete", "-n", "alice", "--all", input="n\n", ok=False)
+    assert len(as_json(run("memory", "list", "-n", "alice", "--json"))) == 1
+    run("memory", "delete", "-n", "alice", "--all", input="y\n")
+    missing = run("memory", "delete", "-n", "bob", "--domain", "x", "--yes", ok=False)
+    assert "no domain 'x'" in missing.output
+    assert [r["text"] for r in as_json(run("memory", "list", "-n", "bob", "--json"))] == [
+        "bob fact"
+    ]
+    result = run("memory", "delete", "--task", "t", "--domain", "d", ok=False)
+    assert "one of them" in result.output
+
+
+def test_ingest_a_folder(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Refunds\n\nRefunds take five days.\n", encoding="utf-8")
+    (docs / "b.txt").write_text("Shipping takes a week. " * 200, encoding="utf-8")
+    added = as_json(run("memory", "ingest", str(docs), "--domain", "faq", "--max-tokens", "50",
+                        "--overlap", "5", "--json"))  # fmt: skip
+    assert added["added"] > 2
+    records = as_json(run("memory", "list", "--limit", "1000", "--json"))
+    assert {Path(r["source"]).name for r in records} == {"a.md", "b.txt"}
+    assert len(as_json(run("memory", "undo", "--json"))) == added["added"]
+
+
+def test_ingest_checks_every_file_before_writing(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.txt").write_text("fine text", encoding="utf-8")
+    (docs / "bad.txt").write_bytes(b"\xff\xfe\x00binary")
+    result = run("memory", "ingest", str(docs), "--domain", "faq", ok=False)
+    assert "bad.txt" in result.output and "Error" in result.output
+    assert as_json(run("memory", "list", "--json")) == []
+
+
+def test_export_import_round_trip(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("memory", "add", "--domain", "d", "one fact", "--tag", "x")
+    run("task", "create", "support", "--expertise", "d")
+    out = tmp_path / "export.jsonl"
+    run("memory", "export", "-o", str(out))
+    run("memory", "import", str(out), "-n", "copy")
+    original = as_json(run("memory", "list", "--json"))
+    copied = as_json(run("memory", "list", "-n", "copy", "--json"))
+    assert [{**r, "namespace": "x"} for r in copied] == [{**r, "namespace": "x"} for r in original]
+    stdout = run("memory", "export", "-n", "copy").stdout
+    assert stdout.count("\n") == 2
+    result = run("memory", "import", str(out), "-n", "copy", ok=False)
+    assert "already exist" in result.output and "nothing was imported" in result.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"kind": "knowledge", "domain": "d"}\n', encoding="utf-8")
+    assert "line 1" in run("memory", "import", str(bad), "-n", "other", ok=False).output
+
+
+def test_bad_input_gets_a_clear_error(run) -> None:  # type: ignore[no-untyped-def]
+    assert "--domain is required" in run("memory", "add", "text", ok=False).output
+    assert "'text' is empty" in run("memory", "add", "--domain", "d", "  ", ok=False).output
+    assert "no record 'kn_x'" in run("memory", "show", "kn_x", ok=False).output
+    assert "does not exist" in run("memory", "list", "-n", "typo", ok=False).output
+    assert "nothing to undo" in run("memory", "undo", ok=False).output
+    assert "empty" in run("memory", "search", " ", ok=False).output
+
+
+def test_task_commands(run) -> None:  # type: ignore[no-untyped-def]
+    made = as_json(
+        run("task", "create", "support", "--description", "help", "--expertise", "billing",
+            "--expertise", "shipping", "--knowledge-top-k", "2", "--json")
+    )  # fmt: skip
+    assert (
+        made["expertise"] == ["billing", "shipping"] and made["retrieval"]["knowledge_top_k"] == 2
+    )
+    assert "already exists" in run("task", "create", "support", ok=False).output
+    updated = as_json(run("task", "update", "support", "--personality", "patient",
+                          "--min-similarity", "0.5", "--json"))  # fmt: skip
+    assert updated["description"] == "help" and updated["personality"] == "patient"
+    assert updated["retrieval"] == {**made["retrieval"], "min_similarity": 0.5}
+    assert updated["version"] == 2
+    assert [t["name"] for t in as_json(run("task", "list", "--json"))] == ["support"]
+    assert (
+        "support" in run("task", "list").stdout
+        and "patient" in run("task", "show", "support").stdout
+    )
+    assert (
+        "knowledge_top_k"
+        in run("task", "update", "support", "--knowledge-top-k", "-1", ok=False).output
+    )
+    run("task", "delete", "support")
+    assert "no task 'support'" in run("task", "show", "support", ok=False).output
