@@ -71,5 +71,9 @@ def test_demo_command_runs_offline(
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "Paris" in done.stdout
     assert "requires_grad=False" in done.stdout
+    with_memory, without = done.stdout.split("Q (without")
+    assert "7-year" in with_memory.split("Q (with the Mental Process)")[1]
+    assert "[knowledge " in with_memory  # the provenance line
+    assert "7-year" not in without.split("4. Selective")[0]
+    assert "knowledge records taken: 0" in done.stdout and "Paris" in done.stdout

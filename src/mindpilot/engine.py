@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from mindpilot.autopilot.model import Autopilot, Prompt, _config
 from mindpilot.autopilot.types import (
@@ -23,6 +23,9 @@ from mindpilot.autopilot.types import (
 from mindpilot.mental_process.records import Hit, TaskProfile
 from mindpilot.mental_process.store import Store
 from mindpilot.self_taking import Taken, compose, take, task_profile
+
+if TYPE_CHECKING:
+    from mindpilot.monitor.audit import AuditLog
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class Response:
     retrieval_s: float
     compose_s: float
     memory_tokens: int  # prompt tokens added by the Mental Process (composed - bare)
+    request: tuple[Message, ...] = ()  # the messages as the caller gave them
+    audit_id: str | None = None  # the audit log entry, when the engine keeps one
 
     @property
     def used_ids(self) -> list[str]:
@@ -71,14 +76,19 @@ class Prepared:
     taken: Taken | None
     compose_s: float
     memory_tokens: int
+    request: tuple[Message, ...] = ()  # the messages as the caller gave them
 
 
 class Engine:
-    """The Autopilot conditioned on the Mental Process by self-taking."""
+    """The Autopilot conditioned on the Mental Process by self-taking. With an `audit` log
+    (monitor.AuditLog), every finished response is recorded and carries its `audit_id`."""
 
-    def __init__(self, autopilot: Autopilot, store: Store | None = None) -> None:
+    def __init__(
+        self, autopilot: Autopilot, store: Store | None = None, audit: AuditLog | None = None
+    ) -> None:
         self.autopilot = autopilot
         self.store = store
+        self.audit = audit
 
     def prepare(
         self,
@@ -92,13 +102,13 @@ class Engine:
         """Self-taking and composition without generating. `profile` overrides the stored one."""
         messages = as_messages(prompt)
         if not (use_memory and task and self.store is not None):
-            return Prepared(namespace, task, tuple(messages), None, 0.0, 0)
+            return Prepared(namespace, task, tuple(messages), None, 0.0, 0, tuple(messages))
         taken = take(self.store, namespace, task, messages, self.autopilot.count_text, profile)
         started = time.perf_counter()
         composed = compose(taken, messages)
         compose_s = time.perf_counter() - started
         extra = self.autopilot.count_tokens(composed) - self.autopilot.count_tokens(messages)
-        return Prepared(namespace, task, tuple(composed), taken, compose_s, extra)
+        return Prepared(namespace, task, tuple(composed), taken, compose_s, extra, tuple(messages))
 
     def respond(
         self,
@@ -132,13 +142,27 @@ class Engine:
     ) -> Stream[Response]:
         """Like `respond`, streamed; `.result` holds the Response after the last piece."""
         prepared = self.prepare(prompt, task=task, namespace=namespace, use_memory=use_memory)
+        return self.stream_prepared(prepared, config, **overrides)
+
+    def stream_prepared(
+        self,
+        prepared: Prepared,
+        config: GenerationConfig | None = None,
+        *,
+        session_id: str | None = None,
+        **overrides: Any,
+    ) -> Stream[Response]:
+        """Generate for a request already through `prepare` (e.g. a chat fitting its history
+        to the context window); `session_id` goes into the audit log."""
         stream = self.autopilot.stream(list(prepared.messages), _config(config, overrides))
-        return Stream(self._respond(prepared, stream))
+        return Stream(self._respond(prepared, stream, session_id))
 
     def profile(self, namespace: str, task: str) -> TaskProfile | None:
         return task_profile(self.store, namespace, task) if self.store is not None else None
 
-    def _respond(self, prepared: Prepared, stream: Any) -> Generator[str, None, Response]:
+    def _respond(
+        self, prepared: Prepared, stream: Any, session_id: str | None = None
+    ) -> Generator[str, None, Response]:
         yield from stream
         generation: Generation = stream.finish()
         taken = prepared.taken
@@ -147,7 +171,7 @@ class Engine:
         if taken and taken.emotion:  # not searched for: the task's current state, always used
             emotion = taken.emotion
             used_emotion = (UsedRecord(emotion.id, emotion.kind, emotion.version, 1.0, 1.0),)
-        return Response(
+        response = Response(
             text=generation.text,
             namespace=prepared.namespace,
             task=prepared.task,
@@ -158,7 +182,11 @@ class Engine:
             retrieval_s=taken.retrieval_s if taken else 0.0,
             compose_s=prepared.compose_s,
             memory_tokens=prepared.memory_tokens,
+            request=prepared.request,
         )
+        if self.audit is None:
+            return response
+        return replace(response, audit_id=self.audit.record(response, session_id).id)
 
 
 class AutopilotWithMentalProcess:

@@ -36,9 +36,9 @@ def cli() -> None:
 
 def _attach() -> None:
     # Imported here so that each group owns its module and none imports the CLI root.
-    from mindpilot.cli import memory_cmds, model_cmds, task_cmds
+    from mindpilot.cli import app_cmds, chat_cmds, log_cmds, memory_cmds, model_cmds, task_cmds
 
-    for module in (model_cmds, memory_cmds, task_cmds):
+    for module in (app_cmds, model_cmds, chat_cmds, memory_cmds, task_cmds, log_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -57,6 +58,64 @@ def load_autopilot(
     return Autopilot.load(model, backend=backend, threads=threads)
 
 
+def task_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--task/--namespace/--store/--sources, for commands that go through the engine."""
+    decorators = [
+        click.option(
+            "--task", default=None, help="Task whose Mental Process conditions the answer."
+        ),
+        click.option(
+            "--namespace",
+            "-n",
+            default="default",
+            show_default=True,
+            envvar="MINDPILOT_NAMESPACE",
+            help="Namespace (tenant).",
+        ),
+        click.option(
+            "--store",
+            "store_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            envvar="MINDPILOT_STORE",
+            help="Store file (default: mindpilot.db under MINDPILOT_HOME).",
+        ),
+        click.option(
+            "--sources", is_flag=True, help="Print the Mental Process records the answer used."
+        ),
+    ]
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
+
+
+@contextmanager
+def open_engine(load: dict[str, Any], task: str | None, store_path: Path | None) -> Iterator[Any]:
+    """The engine on the loaded Autopilot; the store is opened only when a task needs it."""
+    from mindpilot.engine import Engine
+    from mindpilot.mental_process.store import open_store
+
+    autopilot = load_autopilot(**load)
+    if task is None:
+        yield Engine(autopilot)
+        return
+    with open_store(store_path) as store:
+        yield Engine(autopilot, store)
+
+
+def echo_sources(response: Any, store: Any, *, err: bool = True) -> None:
+    """The provenance of an answer: which records, which versions, how similar."""
+    if not response.used:
+        click.echo("[no Mental Process records used]", err=err)
+    for used in response.used:
+        record = store.get(response.namespace, used.id)
+        text = getattr(record, "text", None) or record.search_text
+        snippet = text if len(text) <= 90 else text[:87] + "..."
+        click.echo(
+            f"[{used.kind} {used.id} v{used.version} similarity {used.similarity:.2f}] {snippet}",
+            err=err,
+        )
+
+
 @click.command()
 @click.argument("prompt", required=False)
 @model_options
@@ -76,6 +135,7 @@ def load_autopilot(
 @click.option("--stop", multiple=True, help="Stop string (repeatable).")
 @click.option("--seed", type=int, default=None, help="Seed for sampling.")
 @click.option("--stats", is_flag=True, help="Print token counts and speed to stderr.")
+@task_options
 def generate(
     prompt: str | None,
     system: str | None,
@@ -85,9 +145,16 @@ def generate(
     stop: tuple[str, ...],
     seed: int | None,
     stats: bool,
+    task: str | None,
+    namespace: str,
+    store_path: Path | None,
+    sources: bool,
     **load: Any,
 ) -> None:
-    """Generate text for PROMPT (or standard input), streamed to the terminal."""
+    """Generate text for PROMPT (or standard input), streamed to the terminal.
+
+    With --task, self-taking conditions the answer on what the task needs from the Mental
+    Process (persona, tone, relevant knowledge, similar experiences)."""
     from mindpilot.autopilot import GenerationConfig, Message
 
     if prompt is None or prompt == "-":
@@ -96,22 +163,25 @@ def generate(
         max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed
     )
     messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
-    autopilot = load_autopilot(**load)
-    stream = autopilot.stream(messages, config)
-    for piece in stream:
-        click.echo(piece, nl=False)
-    click.echo()
+    with open_engine(load, task, store_path) as engine:
+        stream = engine.stream(messages, task=task, namespace=namespace, config=config)
+        for piece in stream:
+            click.echo(piece, nl=False)
+        click.echo()
+        response = stream.finish()
     if stats:
-        _echo_stats(stream.finish())
+        echo_stats(response.generation)
+    if sources:
+        echo_sources(response, engine.store)
 
 
-def _echo_stats(result: Any) -> None:
+def echo_stats(result: Any, *, err: bool = True) -> None:
     click.echo(
         f"[{result.model} via {result.backend}: {result.usage.prompt_tokens} prompt + "
         f"{result.usage.completion_tokens} completion tokens, first text after "
         f"{result.timings.first_token_s:.2f} s, {result.tokens_per_second:.1f} tokens/s, "
         f"finish: {result.finish_reason}]",
-        err=True,
+        err=err,
     )
 
 
@@ -135,43 +205,4 @@ def models() -> None:
     click.echo(f"backends: {', '.join(BACKENDS.names())}")
 
 
-DEMO_QUESTIONS = (
-    "What is the capital of France?",
-    "Give me one tip for writing a clear email, in one sentence.",
-)
-
-
-@click.command()
-@model_options
-def demo(**load: Any) -> None:
-    """A short scripted showcase on the bundled default model, offline."""
-    click.secho("mindpilot demo: the Autopilot System (a frozen pretrained model)", bold=True)
-    started = time.perf_counter()
-    autopilot = load_autopilot(**load)
-    backend = autopilot.backend
-    seconds = time.perf_counter() - started
-    click.echo(f"Loaded {autopilot.model_name} ({backend.name} backend) in {seconds:.1f} s.")
-    _echo_frozen(backend)
-    for question in DEMO_QUESTIONS:
-        click.secho(f"\nQ: {question}", fg="cyan")
-        click.echo("A: ", nl=False)
-        stream = autopilot.stream(question, max_new_tokens=60)
-        for piece in stream:
-            click.echo(piece, nl=False)
-        click.echo()
-        _echo_stats(stream.finish())
-
-
-def _echo_frozen(backend: Any) -> None:
-    model = getattr(backend, "model", None)
-    if model is None:
-        return
-    params = list(model.parameters())
-    frozen = sum(p.numel() for p in params if not p.requires_grad)
-    click.echo(
-        f"Frozen: {frozen / 1e6:.1f}M of {sum(p.numel() for p in params) / 1e6:.1f}M parameters "
-        f"have requires_grad=False; eval mode: {not model.training}."
-    )
-
-
-COMMANDS: list[click.Command] = [demo, generate, models]
+COMMANDS: list[click.Command] = [generate, models]

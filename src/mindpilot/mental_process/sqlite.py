@@ -47,6 +47,7 @@ from mindpilot.mental_process.sqlite_query import (
     fuse,
     keyword_ranking,
     to_json,
+    unit_rows,
 )
 from mindpilot.mental_process.sqlite_schema import migrate
 from mindpilot.mental_process.store import (
@@ -343,7 +344,12 @@ class SQLiteStore(Store):
         return self.add_many([record], actor=actor)[0]
 
     def add_many(
-        self, records: Sequence[Record], *, actor: str = "user", progress: bool = False
+        self,
+        records: Sequence[Record],
+        *,
+        actor: str = "user",
+        progress: bool = False,
+        vectors: np.ndarray | None = None,
     ) -> builtins.list[Record]:
         records = list(records)
         if not records:
@@ -360,7 +366,10 @@ class SQLiteStore(Store):
                 f"add_many got records of {len(namespaces)} namespaces",
                 hint="call it once per namespace",
             )
-        vectors = self._embed([r.embed_text for r in records], progress=progress)
+        if vectors is None:
+            vectors = self._embed([r.embed_text for r in records], progress=progress)
+        else:
+            vectors = unit_rows(vectors, len(records), self.embedder.dim)
         with self._write(records[0].namespace, actor) as batch:
             return [
                 self._insert_new(batch, r, v.tobytes())
@@ -632,7 +641,13 @@ class SQLiteStore(Store):
             for name in names:
                 self._delete_task(batch, name)
             if not rows and not names:
-                scope = f"task {task!r}" if task else f"domain {domain!r}" if domain else "anything"
+                scope = (
+                    f"task {task!r}"
+                    if task
+                    else f"domain {domain!r}"
+                    if domain
+                    else "records or tasks"
+                )
                 raise NotFoundError(
                     f"namespace {namespace!r} has no {scope} to delete",
                     hint=f"known namespaces: {', '.join(self.namespaces()) or 'none'}",
@@ -740,6 +755,10 @@ class SQLiteStore(Store):
                 self._write_task(task)
                 self._log(batch, "import", f"task:{task.name}", "task", None, task)
         return len(records) + len(tasks)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.path
 
     def close(self) -> None:
         with self._lock:

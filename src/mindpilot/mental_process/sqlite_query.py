@@ -8,6 +8,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from mindpilot.errors import ValidationError
 from mindpilot.mental_process.records import (
     KINDS,
@@ -56,6 +58,24 @@ def check_unique(names: Sequence[str], what: str) -> None:
         if name in seen:
             raise ValidationError(f"{what} {name!r} appears twice", hint="keep one of them")
         seen.add(name)
+
+
+def unit_rows(vectors: object, n: int, dim: int) -> np.ndarray:
+    """Caller-given vectors checked and L2-normalised: (n, dim) float32, C-contiguous."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.shape != (n, dim):
+        raise ValidationError(
+            f"vectors have shape {matrix.shape}, expected ({n}, {dim}): one row per record"
+        )
+    if not np.isfinite(matrix).all():
+        raise ValidationError("vectors contain NaN or infinity")
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)  # (n, 1)
+    if (norms == 0).any():
+        raise ValidationError(
+            f"vector row {int(np.flatnonzero(norms[:, 0] == 0)[0])} is all zeros",
+            hint="every record needs a real embedding",
+        )
+    return np.ascontiguousarray(matrix / norms, dtype=np.float32)
 
 
 def filters(

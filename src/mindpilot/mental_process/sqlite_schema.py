@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from pathlib import Path
 
 RECORDS = """
 CREATE TABLE records (
@@ -80,9 +81,60 @@ CREATE TABLE namespace_state (
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+SESSIONS_AND_AUDIT = """
+CREATE TABLE chat_sessions (
+    id TEXT PRIMARY KEY,                -- "cs_" + 12 hex digits
+    namespace TEXT NOT NULL,
+    task TEXT,                          -- NULL: a chat without the Mental Process
+    title TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,           -- unix seconds
+    updated_at REAL NOT NULL
+);
+CREATE INDEX chat_sessions_scope ON chat_sessions (namespace, updated_at);
+
+CREATE TABLE chat_turns (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- conversation order
+    session_id TEXT NOT NULL REFERENCES chat_sessions (id) ON DELETE CASCADE,
+    role TEXT NOT NULL,                 -- system | user | assistant
+    content TEXT NOT NULL,
+    audit_id TEXT,                      -- the audit entry of an assistant turn
+    created_at REAL NOT NULL
+);
+CREATE INDEX chat_turns_session ON chat_turns (session_id, seq);
+
+-- One row per generation through the engine (monitor/audit.py).
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,            -- "au_" + 12 hex digits
+    namespace TEXT NOT NULL,
+    task TEXT,
+    session_id TEXT,                    -- the chat session, if any
+    created_at REAL NOT NULL,
+    request TEXT NOT NULL,              -- JSON [{role, content}]: the caller's messages
+    prompt TEXT NOT NULL,               -- JSON [{role, content}]: the composed messages
+    used TEXT NOT NULL,                 -- JSON [{id, kind, version, similarity, score}]
+    response TEXT NOT NULL,
+    tone TEXT,
+    model TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    finish_reason TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    memory_tokens INTEGER NOT NULL,     -- prompt tokens the Mental Process added
+    retrieval_s REAL NOT NULL,
+    compose_s REAL NOT NULL,
+    prompt_s REAL NOT NULL,             -- prefill
+    decode_s REAL NOT NULL,
+    experience_id TEXT                  -- the experience feedback on this entry wrote
+);
+CREATE INDEX audit_log_scope ON audit_log (namespace, seq);
+CREATE INDEX audit_log_task ON audit_log (namespace, task, seq);
+"""
+
 # Ordered (name, sql); append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_mental_process_records", RECORDS),
+    ("0002_sessions_and_audit", SESSIONS_AND_AUDIT),
 ]
 
 
@@ -99,6 +151,20 @@ def split_statements(sql: str) -> list[str]:
     if current.strip():
         statements.append(current.strip())
     return statements
+
+
+def connect(path: Path, *, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
+    """A migrated autocommit connection to a store file in WAL mode, for the tables that live
+    beside the records (chat sessions, the audit log). Usable from any thread: callers lock."""
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    migrate(conn)
+    return conn
 
 
 def migrate(conn: sqlite3.Connection, migrations: list[tuple[str, str]] = MIGRATIONS) -> list[str]:

@@ -93,9 +93,18 @@ class Store(ABC):
 
     @abstractmethod
     def add_many(
-        self, records: Sequence[Record], *, actor: str = "user", progress: bool = False
+        self,
+        records: Sequence[Record],
+        *,
+        actor: str = "user",
+        progress: bool = False,
+        vectors: np.ndarray | None = None,
     ) -> builtins.list[Record]:
-        """Store many records in one transaction (embeddings batched); all or nothing."""
+        """Store many records in one transaction (embeddings batched); all or nothing.
+
+        `vectors` (len(records), dim) skips embedding: row i must be this store's embedder's
+        vector of `records[i].embed_text` (e.g. computed by a batch job); rows are
+        L2-normalised, and a wrong shape, NaN, infinity or an all-zero row is refused."""
 
     @abstractmethod
     def get(self, namespace: str, record_id: str) -> Record:
@@ -254,6 +263,12 @@ class Store(ABC):
         return self.import_records(namespace, records, tasks, actor=actor)
 
     # ---- lifetime -------------------------------------------------------------------------
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file this store lives in, if it is one: chat sessions and the audit log
+        are kept in it too. None for other backends (the engine then runs without them)."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Release connections and files."""
