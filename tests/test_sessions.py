@@ -10,8 +10,8 @@ import pytest
 
 from mindpilot.autopilot import Message
 from mindpilot.engine import Engine
-from mindpilot.errors import NotFoundError, ValidationError
-from mindpilot.mental_process import Knowledge, Store, open_store
+from mindpilot.errors import ContextWindowError, NotFoundError, ValidationError
+from mindpilot.mental_process import Knowledge, Store, TaskProfile, open_store
 from mindpilot.monitor import AuditLog
 from mindpilot.sessions import Chat, Sessions
 
@@ -98,7 +98,7 @@ def test_long_history_is_cut_to_fit_the_context_window(
     tiny_autopilot: Any, store: Store, sessions: Sessions
 ) -> None:
     assert tiny_autopilot.context_window == 256
-    store.add(Knowledge(domain="net", text="Router resets take two minutes"))
+    store.put_task(TaskProfile(name="support", personality="a patient support agent"))
     session = sessions.create("default", "support")
     for i in range(12):  # about 300 tokens of history: more than the window holds
         sessions.append("default", session.id, Message("user", f"question {i} " + "word " * 10))
@@ -108,10 +108,11 @@ def test_long_history_is_cut_to_fit_the_context_window(
     prompt_tokens = response.generation.usage.prompt_tokens
     assert prompt_tokens + 16 <= 256
     assert prompt_tokens > 256 // 2  # it keeps as much history as fits, not just the question
-    conversation = [m for m in response.prompt if m.role != "system"]
+    system, *conversation = response.prompt
+    assert system.content == "You are a patient support agent."  # counted in the fit too
     assert conversation[0].role == "user" and conversation[0].content.startswith("question")
     assert "question 11" in conversation[-3].content  # the newest turns stay
-    assert "Router resets take two minutes" in conversation[-1].content
+    assert conversation[-1].content == "How long do router resets take?"
     assert "question 0 " not in " ".join(m.content for m in response.prompt)
     assert len(sessions.messages("default", session.id)) == 26  # nothing is deleted
 
@@ -138,4 +139,6 @@ def test_chat_refuses_empty_text_and_unknown_sessions(
         chat.send("cs_000000000000", "hello")
     with pytest.raises(NotFoundError):
         chat.send(session.id, "hello", namespace="elsewhere")
+    with pytest.raises(ContextWindowError):  # the newest turn alone cannot be cut
+        chat.send(session.id, "word " * 300)
     assert sessions.messages("default", session.id) == []

@@ -86,7 +86,7 @@ def list_cmd(
 
 
 @log.command("show")
-@click.argument("entry_id")
+@click.argument("entry_id", metavar="AUDIT_ID")
 @store_options
 def show_cmd(entry_id: str, namespace: str, store_path: Path | None, as_json: bool) -> None:
     """Show one answer: the composed prompt, the records used, the response and timings."""

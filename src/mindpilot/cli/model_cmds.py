@@ -90,16 +90,18 @@ def task_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @contextmanager
 def open_engine(load: dict[str, Any], task: str | None, store_path: Path | None) -> Iterator[Any]:
-    """The engine on the loaded Autopilot; the store is opened only when a task needs it."""
+    """The engine on the loaded Autopilot; the store (and its audit log) is opened only when a
+    task needs it."""
     from mindpilot.engine import Engine
     from mindpilot.mental_process.store import open_store
+    from mindpilot.monitor.audit import AuditLog
 
     autopilot = load_autopilot(**load)
     if task is None:
         yield Engine(autopilot)
         return
     with open_store(store_path) as store:
-        yield Engine(autopilot, store)
+        yield Engine(autopilot, store, audit=AuditLog.for_store(store))
 
 
 def echo_sources(response: Any, store: Any, *, err: bool = True) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -35,10 +35,16 @@ EXACT_FILTER_MAX_ROWS = 2_000
 EXACT_FILTER_MAX_FRACTION = 0.05
 
 Ids: TypeAlias = Sequence[int] | np.ndarray  # int64 record ids; a numpy array saves a copy
+# A filter over the rows' attributes: (n, attributes) int64 -> (n,) bool, True = may be returned.
+RowFilter: TypeAlias = Callable[[np.ndarray], np.ndarray]
 
 
 class VectorIndex:
-    """Cosine search over unit vectors keyed by int64 ids. Thread-safe."""
+    """Cosine search over unit vectors keyed by int64 ids. Thread-safe.
+
+    Each row may carry `attributes` int64 columns (e.g. a store's kind and domain codes) that
+    `search(..., where=...)` filters on in memory, without the caller listing allowed ids.
+    """
 
     def __init__(
         self,
@@ -49,6 +55,7 @@ class VectorIndex:
         ef_search: int = 64,
         ef_construction: int = 40,
         rebuild_ratio: float = 0.2,
+        attributes: int = 0,
     ) -> None:
         if dim < 1:
             raise ConfigError(f"dim={dim} must be at least 1")
@@ -58,6 +65,8 @@ class VectorIndex:
             raise ConfigError("hnsw_m must be >= 2, ef_search and ef_construction >= 1")
         if not 0.0 < rebuild_ratio <= 1.0:
             raise ConfigError(f"rebuild_ratio={rebuild_ratio} must be in (0, 1]")
+        if attributes < 0:
+            raise ConfigError(f"attributes={attributes} must not be negative")
         self.dim = dim
         self.ann_threshold = ann_threshold
         self.hnsw_m, self.ef_search, self.ef_construction = hnsw_m, ef_search, ef_construction
@@ -66,6 +75,7 @@ class VectorIndex:
         # Rows 0.._size-1 are live and contiguous: removal moves the last row into the hole.
         self._vectors = np.empty((0, dim), dtype=np.float32)  # (capacity, dim)
         self._ids = np.empty(0, dtype=np.int64)  # (capacity,) row -> record id
+        self._attrs = np.empty((0, attributes), dtype=np.int64)  # (capacity, attributes)
         self._row: dict[int, int] = {}  # record id -> row
         self._size = 0
         # The HNSW graph, when built. Its labels are 0..ntotal-1 in add order; a replaced or
@@ -94,14 +104,16 @@ class VectorIndex:
         return self._size >= floor
 
     # ---- changes ---------------------------------------------------------------------------
-    def add(self, ids: Ids, vectors: np.ndarray) -> None:
+    def add(self, ids: Ids, vectors: np.ndarray, attributes: np.ndarray | None = None) -> None:
         """Add (id, vector) pairs; an id already present gets its vector replaced.
 
         vectors: (n, dim) float32; rows are re-normalised, so scores stay cosines.
+        attributes: (n, attributes) int64, zeros if not given.
         Within one call, the last vector given for a repeated id wins.
         """
         ids_arr = self._check_ids(ids)
         matrix = self._check_vectors(vectors, len(ids_arr))
+        attrs = self._check_attributes(attributes, len(ids_arr))
         with self._lock:
             new = {i for i in ids_arr.tolist() if i not in self._row}
             self._reserve(self._size + len(new))
@@ -116,6 +128,7 @@ class VectorIndex:
                     self._kill(self._labels[row : row + 1])
                 rows[i] = row
             self._vectors[rows] = matrix  # numpy assigns in order: the last repeat wins
+            self._attrs[rows] = attrs
             if self._ann is not None:
                 self._add_to_ann(np.unique(rows))
                 self._drop_stale_ann()
@@ -144,12 +157,18 @@ class VectorIndex:
 
     # ---- queries ---------------------------------------------------------------------------
     def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        *,
+        where: RowFilter | None = None,
     ) -> list[tuple[int, float]]:
         """The k nearest ids by cosine, best first, as (id, cosine).
 
         query: (dim,) or (1, dim). allowed: the ids a result may have (a filter); ids not in
-        the index are ignored.
+        the index are ignored. where: a filter over the rows' attributes (both filters apply
+        when both are given).
         """
         q = self._check_query(query)
         if k < 0:
@@ -157,9 +176,11 @@ class VectorIndex:
         with self._lock:
             if k == 0 or self._size == 0:
                 return []
-            if allowed is None:
+            if allowed is None and where is None:
                 return self._ann_search(q, k, None) if self.uses_ann else self._exact(q, k, None)
-            rows = self._rows_of(np.asarray(allowed, dtype=np.int64).ravel())
+            rows = self._filtered_rows(allowed, where)
+            if len(rows) == 0:
+                return []
             small = len(rows) <= max(EXACT_FILTER_MAX_ROWS, EXACT_FILTER_MAX_FRACTION * self._size)
             if small or not self.uses_ann:
                 return self._exact(q, k, rows)
@@ -192,6 +213,17 @@ class VectorIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         found = top if rows is None else rows[top]
         return list(zip(self._ids[found].tolist(), scores[top].tolist(), strict=True))
+
+    def _filtered_rows(self, allowed: np.ndarray | None, where: RowFilter | None) -> np.ndarray:
+        """Sorted rows that pass both filters."""
+        rows = None if allowed is None else self._rows_of(np.asarray(allowed, np.int64).ravel())
+        if where is None:
+            assert rows is not None
+            return rows
+        mask = np.asarray(where(self._attrs[: self._size]), dtype=bool)  # (size,)
+        if mask.shape != (self._size,):
+            raise ValidationError(f"the row filter gave shape {mask.shape}, not ({self._size},)")
+        return np.flatnonzero(mask) if rows is None else rows[mask[rows]]
 
     def _rows_of(self, ids: np.ndarray) -> np.ndarray:
         """Sorted rows of those ids that are in the index."""
@@ -264,6 +296,7 @@ class VectorIndex:
     def _move_row(self, src: int, dst: int) -> None:
         self._vectors[dst] = self._vectors[src]
         self._ids[dst] = self._ids[src]
+        self._attrs[dst] = self._attrs[src]
         self._row[int(self._ids[dst])] = dst
         if self._ann is not None:
             self._labels[dst] = self._labels[src]
@@ -279,7 +312,9 @@ class VectorIndex:
         vectors[:n] = self._vectors[:n]
         ids, labels = np.empty(capacity, dtype=np.int64), np.full(capacity, -1, dtype=np.int64)
         ids[:n], labels[:n] = self._ids[:n], self._labels[:n]
-        self._vectors, self._ids, self._labels = vectors, ids, labels
+        attrs = np.zeros((capacity, self._attrs.shape[1]), dtype=np.int64)
+        attrs[:n] = self._attrs[:n]
+        self._vectors, self._ids, self._labels, self._attrs = vectors, ids, labels, attrs
 
     @staticmethod
     def _check_ids(ids: Ids) -> np.ndarray:
@@ -295,6 +330,19 @@ class VectorIndex:
                 f"vectors have shape {matrix.shape}, expected ({n}, {self.dim}): one row per id"
             )
         return _normalise(matrix)
+
+    def _check_attributes(self, attributes: np.ndarray | None, n: int) -> np.ndarray:
+        width = self._attrs.shape[1]
+        if attributes is None:
+            return np.zeros((n, width), dtype=np.int64)
+        attrs = np.asarray(attributes)
+        if attrs.shape != (n, width) or not (
+            attrs.size == 0 or np.issubdtype(attrs.dtype, np.integer)
+        ):
+            raise ValidationError(
+                f"attributes have shape {attrs.shape}, expected ({n}, {width}) integers"
+            )
+        return attrs.astype(np.int64, copy=False)
 
     def _check_query(self, query: np.ndarray) -> np.ndarray:
         q = np.asarray(query, dtype=np.float32)

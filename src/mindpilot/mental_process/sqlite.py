@@ -39,13 +39,16 @@ from mindpilot.mental_process.records import (
     new_id,
 )
 from mindpilot.mental_process.sqlite_query import (
+    ATTRIBUTES,
     CHANGE_COLUMNS,
+    NameCodes,
     change_from_row,
     check_unique,
     filters,
     from_json,
     fuse,
     keyword_ranking,
+    row_filter,
     to_json,
     unit_rows,
 )
@@ -69,13 +72,13 @@ EMBED_BATCH = 64
 @dataclass
 class _Batch:
     """One write transaction: its batch number, and the vector index changes to apply after
-    it commits (row seq -> vector, or None to remove)."""
+    it commits (row seq -> (vector, row attributes), or None to remove)."""
 
     namespace: str
     number: int
     actor: str
     at: float
-    index_ops: dict[int, np.ndarray | None] = field(default_factory=dict)
+    index_ops: dict[int, tuple[np.ndarray, tuple[int, ...]] | None] = field(default_factory=dict)
 
 
 def _check_actor(actor: object) -> str:
@@ -106,6 +109,7 @@ class SQLiteStore(Store):
         self._embedder: Embedder | None = None
         self._lock = threading.RLock()
         self._indexes: dict[str, tuple[int, VectorIndex]] = {}  # namespace -> (generation, index)
+        self._names = NameCodes()  # domain/task codes in the indexes' row attributes
         self._conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
         )
@@ -210,12 +214,13 @@ class SQLiteStore(Store):
             del self._indexes[batch.namespace]
             return
         index = cached[1]
-        removed = [seq for seq, vec in batch.index_ops.items() if vec is None]
-        added = {seq: vec for seq, vec in batch.index_ops.items() if vec is not None}
+        removed = [seq for seq, op in batch.index_ops.items() if op is None]
+        added = {seq: op for seq, op in batch.index_ops.items() if op is not None}
         if removed:
             index.remove(removed)
         if added:
-            index.add(list(added), np.stack(list(added.values())))
+            ops = list(added.values())
+            index.add(list(added), np.stack([v for v, _ in ops]), np.array([a for _, a in ops]))
         self._indexes[batch.namespace] = (generation_before + 1, index)
 
     def _index(self, namespace: str) -> VectorIndex:
@@ -228,14 +233,16 @@ class SQLiteStore(Store):
         if cached is not None and cached[0] == generation:
             return cached[1]
         dim = self.embedder.dim
-        index = VectorIndex(dim, ann_threshold=self._ann_threshold)
+        index = VectorIndex(dim, ann_threshold=self._ann_threshold, attributes=ATTRIBUTES)
         rows = self._conn.execute(
-            "SELECT seq, embedding FROM records WHERE namespace = ? AND superseded_by IS NULL",
+            "SELECT seq, embedding, kind, domain, task FROM records"
+            " WHERE namespace = ? AND superseded_by IS NULL",
             (namespace,),
         ).fetchall()
         if rows:
             matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-            index.add([r[0] for r in rows], matrix.reshape(len(rows), dim))
+            attrs = np.array([self._names.attributes(*r[2:]) for r in rows], dtype=np.int64)
+            index.add([r[0] for r in rows], matrix.reshape(len(rows), dim), attrs)
         self._indexes[namespace] = (generation, index)
         return index
 
@@ -281,7 +288,8 @@ class SQLiteStore(Store):
                 (*values, seq),
             )
         current = getattr(record, "superseded_by", None) is None
-        batch.index_ops[seq] = np.frombuffer(vector, dtype=np.float32) if current else None
+        attrs = self._names.attributes(record.kind, values[3], values[4])
+        batch.index_ops[seq] = (np.frombuffer(vector, np.float32), attrs) if current else None
         return seq
 
     def _remove(self, batch: _Batch, seq: int) -> None:
@@ -507,20 +515,25 @@ class SQLiteStore(Store):
         )  # fmt: skip
         qvec = self._query_vector(query, query_vector)
         depth = max(3 * k, 30)  # candidates per ranking before fusion
-        narrowed = set(kinds) != set(KINDS) or bool(domains or tasks or tags)
-        narrowed = narrowed or since is not None or until is not None
+        # kinds/domains/tasks filter in memory (index row attributes); tags and dates in SQL
+        in_sql = bool(tags) or since is not None or until is not None
+        scoped = set(kinds) != set(KINDS) or domains is not None or tasks is not None
         with self._read() as conn:
             index = self._index(namespace)
             by_vector: builtins.list[tuple[int, float]] = []
             by_keyword: builtins.list[tuple[int, float]] = []
             if mode != "keyword":
-                allowed = None
-                if narrowed:
+                allowed, keep = None, None
+                if in_sql:
                     rows = conn.execute(f"SELECT seq FROM records r WHERE {where}", params)
                     allowed = np.fromiter((r[0] for r in rows), dtype=np.int64)
-                by_vector = index.search(qvec, depth, allowed)
+                elif scoped:
+                    keep = row_filter(self._names, kinds, domains, tasks)
+                by_vector = index.search(qvec, depth, allowed, where=keep)
             if mode != "vector":
-                by_keyword = keyword_ranking(conn, query, where, params, depth)
+                by_keyword = keyword_ranking(
+                    conn, query, where, params, depth, selective=in_sql or scoped
+                )
             ranked = fuse(by_vector, by_keyword, mode, k)
             if not ranked:
                 return []
