@@ -22,7 +22,7 @@ from mindpilot.autopilot.types import (
 )
 from mindpilot.mental_process.records import Hit, TaskProfile
 from mindpilot.mental_process.store import Store
-from mindpilot.self_taking import Taken, compose, take, task_profile
+from mindpilot.self_taking import Taken, compose, take
 
 if TYPE_CHECKING:
     from mindpilot.monitor.audit import AuditLog
@@ -156,9 +156,6 @@ class Engine:
         to the context window); `session_id` goes into the audit log."""
         stream = self.autopilot.stream(list(prepared.messages), _config(config, overrides))
         return Stream(self._respond(prepared, stream, session_id))
-
-    def profile(self, namespace: str, task: str) -> TaskProfile | None:
-        return task_profile(self.store, namespace, task) if self.store is not None else None
 
     def _respond(
         self, prepared: Prepared, stream: Any, session_id: str | None = None

@@ -43,13 +43,5 @@ class Backend(ABC):
         # Non-streaming is the stream drained: both paths give the same text by construction.
         return self.stream(messages, config).finish()
 
-    def describe(self) -> dict[str, str | int]:
-        """Facts for `mindpilot models` and /v1/models."""
-        return {
-            "backend": self.name,
-            "model": self.model_name,
-            "context_window": self.context_window,
-        }
-
 
 BACKENDS: Registry[Backend] = Registry("backend")

@@ -39,10 +39,6 @@ class Taken:
     dropped_budget: int = 0
     retrieval_s: float = 0.0
 
-    @property
-    def is_empty(self) -> bool:
-        return not (self.knowledge or self.experiences or self.tone)
-
 
 def task_profile(store: Store, namespace: str, task: str) -> TaskProfile:
     """The task's stored profile, or a default one: every domain, default settings.
