@@ -36,9 +36,19 @@ def cli() -> None:
 
 def _attach() -> None:
     # Imported here so that each group owns its module and none imports the CLI root.
-    from mindpilot.cli import app_cmds, chat_cmds, log_cmds, memory_cmds, model_cmds, task_cmds
+    from mindpilot.cli import (
+        app_cmds,
+        bench_cmds,
+        chat_cmds,
+        log_cmds,
+        memory_cmds,
+        model_cmds,
+        serve_cmds,
+        task_cmds,
+    )
 
-    for module in (app_cmds, model_cmds, chat_cmds, memory_cmds, task_cmds, log_cmds):
+    modules = (app_cmds, model_cmds, chat_cmds, memory_cmds, task_cmds, log_cmds, serve_cmds)
+    for module in (*modules, bench_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

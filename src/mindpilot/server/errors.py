@@ -1,0 +1,76 @@
+"""Errors at the HTTP edge: every failure answers in OpenAI's error shape, never a traceback.
+
+    {"error": {"message": "...", "type": "invalid_request_error", "param": null, "code": 404}}
+
+MindpilotError carries its own status (errors.py); request validation becomes 422 naming the
+field; anything else is a 500 that is logged here, because it is our bug, not the caller's.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mindpilot.errors import MindpilotError
+
+log = logging.getLogger("mindpilot.server")
+
+_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+}
+
+
+def error_body(status: int, message: str, param: str | None = None) -> dict[str, Any]:
+    kind = _TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
+    return {"error": {"message": message, "type": kind, "param": param, "code": status}}
+
+
+def error_response(
+    status: int, message: str, param: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(status, message, param), status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every exception into an OpenAI-style error body."""
+
+    @app.exception_handler(MindpilotError)
+    async def _mindpilot(request: Request, err: MindpilotError) -> JSONResponse:
+        message = f"{err.message} (fix: {err.hint})" if err.hint else err.message
+        if err.http_status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, message)
+        return error_response(err.http_status, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        problems = [_describe(e) for e in err.errors()]
+        first = err.errors()[0] if err.errors() else {}
+        param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+        return error_response(422, "; ".join(problems) or "invalid request", param)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        headers = dict(err.headers) if err.headers else None
+        return error_response(err.status_code, str(err.detail), headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, err: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return error_response(500, f"internal error: {type(err).__name__}: {err}")
+
+
+def _describe(error: Any) -> str:
+    """'messages.0.role: Input should be ...' from one pydantic error."""
+    where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
