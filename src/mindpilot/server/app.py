@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from mindpilot.server import errors
+from mindpilot.server import errors, memory_routes
 from mindpilot.server.deps import ServerState
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ def create_app(
         open_mode=open_mode,
     )
     errors.install(app)
+    app.include_router(memory_routes.router)
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -46,3 +46,15 @@ class ServerState:
 def get_state(request: Request) -> ServerState:
     state: ServerState = request.app.state.mindpilot
     return state
+
+
+def caller_namespace(request: Request) -> str:
+    """The one namespace this request may read and change. Every route that touches data takes
+    it as a dependency (`namespace: str = Depends(caller_namespace)`) and uses nothing else."""
+    state = get_state(request)
+    if state.open_mode:
+        return state.open_namespace
+    # API keys (Authorization: Bearer <key>) are being built; until then only open mode works.
+    from fastapi import HTTPException
+
+    raise HTTPException(401, "missing API key: send Authorization: Bearer <key>")
