@@ -20,6 +20,7 @@ def create_app(
     load_autopilot: Callable[[], Autopilot],
     *,
     open_mode: bool = False,
+    open_namespace: str = "default",
 ) -> FastAPI:
     """The mindpilot HTTP API over `store`; the Autopilot loads on the first generation."""
     from mindpilot.monitor.audit import AuditLog
@@ -30,6 +31,7 @@ def create_app(
         audit=AuditLog.for_store(store),
         load_autopilot=load_autopilot,
         open_mode=open_mode,
+        open_namespace=open_namespace,
     )
     errors.install(app)
     app.include_router(memory_routes.router)
