@@ -154,6 +154,20 @@ def test_experiences_become_examples_bad_ones_do_not(engine: Engine, store: Stor
     assert all("go away" not in m.content for m in response.prompt)
 
 
+def test_an_experience_already_in_the_conversation_is_not_repeated(
+    engine: Engine, store: Store
+) -> None:
+    answer = "Nine years, for every skate."
+    past = store.add(Experience(namespace=NS, task="support", situation=QUESTION, response=answer))
+    follow_up = QUESTION.replace("What", "Which")
+    fresh = engine.respond(follow_up, task="support", namespace=NS, max_new_tokens=2)
+    assert fresh.used_ids == [past.id]  # similar, so taken as an example
+    chat = [Message("user", QUESTION), Message("assistant", answer), Message("user", follow_up)]
+    response = engine.respond(chat, task="support", namespace=NS, max_new_tokens=2)
+    assert response.used_ids == []
+    assert [m.content for m in response.prompt].count(QUESTION) == 1
+
+
 def test_stream_and_respond_agree(engine: Engine, store: Store) -> None:
     add(store, "acme", WARRANTY)
     stream = engine.stream(QUESTION, task="support", namespace=NS, max_new_tokens=12)

@@ -23,6 +23,7 @@ from mindpilot.autopilot.types import (
 from mindpilot.mental_process.records import Hit, TaskProfile
 from mindpilot.mental_process.store import Store
 from mindpilot.self_taking import Taken, compose, take
+from mindpilot.self_taking.while_decoding import RetrieveWhileDecoding
 
 if TYPE_CHECKING:
     from mindpilot.monitor.audit import AuditLog
@@ -37,11 +38,12 @@ class UsedRecord:
     version: int
     similarity: float
     score: float
+    stage: str = "prompt"  # "prompt": taken before generating; "decoding": taken mid-answer
 
     @classmethod
-    def from_hit(cls, hit: Hit) -> UsedRecord:
+    def from_hit(cls, hit: Hit, stage: str = "prompt") -> UsedRecord:
         record = hit.record
-        return cls(record.id, record.kind, record.version, hit.similarity, hit.score)
+        return cls(record.id, record.kind, record.version, hit.similarity, hit.score, stage)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Response:
     memory_tokens: int  # prompt tokens added by the Mental Process (composed - bare)
     request: tuple[Message, ...] = ()  # the messages as the caller gave them
     audit_id: str | None = None  # the audit log entry, when the engine keeps one
+    decode_searches: int = 0  # searches made mid-answer because the model was unsure
+    decode_retrieval_s: float = 0.0
 
     @property
     def used_ids(self) -> list[str]:
@@ -154,32 +158,64 @@ class Engine:
     ) -> Stream[Response]:
         """Generate for a request already through `prepare` (e.g. a chat fitting its history
         to the context window); `session_id` goes into the audit log."""
-        stream = self.autopilot.stream(list(prepared.messages), _config(config, overrides))
-        return Stream(self._respond(prepared, stream, session_id))
+        messages, config = list(prepared.messages), _config(config, overrides)
+        hook = self._hook(prepared)
+        if hook is None:
+            stream = self.autopilot.stream(messages, config)
+        else:
+            stream = self.autopilot.backend.stream_with_hook(messages, config, hook)
+        return Stream(self._respond(prepared, stream, session_id, hook))
+
+    def _hook(self, prepared: Prepared) -> RetrieveWhileDecoding | None:
+        """Retrieval during decoding, where the backend can and the task allows it."""
+        taken = prepared.taken
+        if taken is None or self.store is None or not self.autopilot.consults_while_decoding:
+            return None
+        if (
+            taken.profile.retrieval.decode_retrievals == 0
+            or taken.profile.retrieval.knowledge_top_k == 0
+        ):
+            return None
+        return RetrieveWhileDecoding(
+            self.store, prepared.namespace, taken, prepared.request, self.autopilot.count_text
+        )
 
     def _respond(
-        self, prepared: Prepared, stream: Any, session_id: str | None = None
+        self,
+        prepared: Prepared,
+        stream: Any,
+        session_id: str | None = None,
+        hook: RetrieveWhileDecoding | None = None,
     ) -> Generator[str, None, Response]:
         yield from stream
         generation: Generation = stream.finish()
         taken = prepared.taken
-        used = (*taken.knowledge, *taken.experiences) if taken else ()
-        used_emotion: tuple[UsedRecord, ...] = ()
+        used = [UsedRecord.from_hit(h) for h in (taken.knowledge if taken else ())]
+        used += [UsedRecord.from_hit(h, "decoding") for h in (hook.added if hook else ())]
+        used += [UsedRecord.from_hit(h) for h in (taken.experiences if taken else ())]
         if taken and taken.emotion:  # not searched for: the task's current state, always used
             emotion = taken.emotion
-            used_emotion = (UsedRecord(emotion.id, emotion.kind, emotion.version, 1.0, 1.0),)
+            used.append(UsedRecord(emotion.id, emotion.kind, emotion.version, 1.0, 1.0))
+        prompt, memory_tokens = prepared.messages, prepared.memory_tokens
+        if hook is not None and hook.messages is not None:  # knowledge was added mid-answer
+            prompt = hook.messages
+            memory_tokens = self.autopilot.count_tokens(prompt) - self.autopilot.count_tokens(
+                prepared.request
+            )
         response = Response(
             text=generation.text,
             namespace=prepared.namespace,
             task=prepared.task,
-            used=tuple(UsedRecord.from_hit(h) for h in used) + used_emotion,
+            used=tuple(used),
             tone=taken.tone if taken else None,
-            prompt=prepared.messages,
+            prompt=prompt,
             generation=generation,
             retrieval_s=taken.retrieval_s if taken else 0.0,
             compose_s=prepared.compose_s,
-            memory_tokens=prepared.memory_tokens,
+            memory_tokens=memory_tokens,
             request=prepared.request,
+            decode_searches=hook.searches if hook else 0,
+            decode_retrieval_s=hook.retrieval_s if hook else 0.0,
         )
         if self.audit is None:
             return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from mindpilot.autopilot.types import Generation, GenerationConfig, Message, Stream
+from mindpilot.autopilot.types import DecodingHook, Generation, GenerationConfig, Message, Stream
 from mindpilot.errors import ConfigError
 from mindpilot.registry import Registry
 
@@ -16,6 +16,8 @@ class Backend(ABC):
     name: str  # registry name, e.g. "transformers"
     model_name: str  # what the model is called in responses
     context_window: int  # tokens the model can attend to (prompt + completion)
+    # True when `stream_with_hook` really consults the hook (it needs the model's logits)
+    consults_while_decoding = False
 
     @abstractmethod
     def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream[Generation]:
@@ -24,6 +26,13 @@ class Backend(ABC):
     @abstractmethod
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """Prompt tokens these messages take once the chat template is applied."""
+
+    def stream_with_hook(
+        self, messages: Sequence[Message], config: GenerationConfig, hook: DecodingHook
+    ) -> Stream[Generation]:
+        """Like `stream`, consulting `hook` at each step. Backends without the model's logits
+        (`consults_while_decoding` False) never consult it."""
+        return self.stream(messages, config)
 
     def count_text(self, text: str) -> int:
         """Tokens a piece of text takes (no template). Estimated unless the backend knows."""

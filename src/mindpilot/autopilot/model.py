@@ -55,6 +55,11 @@ class Autopilot:
         """Like `generate`, as an iterator of text pieces; `.result` holds the Generation after."""
         return self.backend.stream(as_messages(prompt), _config(config, overrides))
 
+    @property
+    def consults_while_decoding(self) -> bool:
+        """Whether the backend can retrieve mid-answer (see Backend.stream_with_hook)."""
+        return self.backend.consults_while_decoding
+
     def count_tokens(self, prompt: Prompt) -> int:
         """Prompt tokens, chat template included."""
         return self.backend.count_tokens(as_messages(prompt))

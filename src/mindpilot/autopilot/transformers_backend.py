@@ -19,6 +19,7 @@ from mindpilot.autopilot import loading
 from mindpilot.autopilot.backend import BACKENDS, Backend
 from mindpilot.autopilot.decoding import IncrementalDecoder, StopMatcher, choose_token
 from mindpilot.autopilot.types import (
+    DecodingHook,
     Generation,
     GenerationConfig,
     Message,
@@ -40,6 +41,7 @@ class TransformersBackend(Backend):
     """A frozen `transformers` causal LM in this process."""
 
     name = "transformers"
+    consults_while_decoding = True
 
     def __init__(
         self,
@@ -135,28 +137,43 @@ class TransformersBackend(Backend):
         return room
 
     def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream[Generation]:
+        return self.stream_with_hook(messages, config, None)
+
+    def stream_with_hook(
+        self, messages: Sequence[Message], config: GenerationConfig, hook: DecodingHook | None
+    ) -> Stream[Generation]:
         ids = self.prompt_ids(messages)
         room = self._check_room(ids)
-        return Stream(self._decode(ids, config, max_new=min(config.max_new_tokens, room)))
+        return Stream(self._decode(ids, config, min(config.max_new_tokens, room), hook))
 
     def _decode(
-        self, ids: list[int], config: GenerationConfig, max_new: int
+        self, ids: list[int], config: GenerationConfig, max_new: int, hook: DecodingHook | None
     ) -> Generator[str, None, Generation]:
         started = time.perf_counter()
         generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
         detok, stopper = IncrementalDecoder(self.tokenizer), StopMatcher(config.stop)
         emitted: list[str] = []
-        completion, finish, first_piece_at = 0, "length", 0.0
+        answer: list[int] = []  # the answer's token ids, kept to re-read them after a hook
+        finish, first_piece_at = "length", 0.0
         with self._lock, torch.inference_mode():
             torch.set_num_threads(self.threads)
             logits, past = self._forward(ids, None)
             prompt_done = time.perf_counter()
             for step in range(max_new):
+                if hook is not None:
+                    confidence = float(torch.softmax(logits.float(), dim=-1).max())
+                    messages = hook.consult("".join(emitted), confidence)
+                    new_ids = self.prompt_ids(messages) if messages else None
+                    # the new prompt must leave room for the whole answer, as the first did
+                    if new_ids is not None and len(new_ids) + max_new <= self.context_window:
+                        ids = new_ids
+                        logits, past = self._forward(ids + answer, None)
+                        hook.accepted()
                 token = choose_token(logits, config, generator)
                 if token in self._eos:
                     finish = "stop"
                     break
-                completion += 1
+                answer.append(token)
                 piece, hit_stop = stopper.push(detok.push(token))
                 if piece:
                     first_piece_at = first_piece_at or time.perf_counter()
@@ -176,7 +193,7 @@ class TransformersBackend(Backend):
         return Generation(
             text="".join(emitted),
             finish_reason="stop" if finish == "stop" else "length",
-            usage=Usage(prompt_tokens=len(ids), completion_tokens=completion),
+            usage=Usage(prompt_tokens=len(ids), completion_tokens=len(answer)),
             timings=Timings(
                 prompt_s=prompt_done - started,
                 decode_s=ended - prompt_done,

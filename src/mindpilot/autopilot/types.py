@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 from mindpilot.errors import ConfigError, ValidationError
 
@@ -107,6 +107,20 @@ class Generation:
         return (
             self.usage.completion_tokens / self.timings.decode_s if self.timings.decode_s else 0.0
         )
+
+
+class DecodingHook(Protocol):
+    """What an in-process backend consults while decoding (self-taking during decoding).
+
+    At each step the backend passes the answer so far and the model's confidence (the
+    probability of its most likely next token). The hook may return new messages; the backend
+    then re-reads them with the answer so far appended and goes on from there, and calls
+    `accepted()` once it has (it may decline, e.g. when they would not fit the context).
+    """
+
+    def consult(self, answer: str, confidence: float) -> Sequence[Message] | None: ...
+
+    def accepted(self) -> None: ...
 
 
 R = TypeVar("R")

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from mindpilot.cli.memory_cmds import emit_json, opened, store_options, summary, table, when
-from mindpilot.engine import UsedRecord
-from mindpilot.errors import NotFoundError
-from mindpilot.mental_process.store import Store
+from mindpilot.cli.memory_cmds import (
+    emit_json,
+    opened,
+    snippet,
+    store_options,
+    table,
+    used_lines,
+    when,
+)
 from mindpilot.monitor.audit import AuditEntry, AuditLog
 from mindpilot.sessions import Sessions
-
-SNIPPET_CHARS = 90
 
 
 @contextmanager
@@ -23,25 +26,6 @@ def opened_log(store_path: Path | None) -> Iterator[AuditLog]:
     """The store's audit log (its `.store` is the store), both closed afterwards."""
     with opened(store_path) as store, AuditLog(store) as audit:
         yield audit
-
-
-def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= chars else text[: chars - 3] + "..."
-
-
-def used_lines(store: Store, namespace: str, used: Sequence[UsedRecord]) -> list[str]:
-    """One line per record an answer used: kind, id, version, similarity and its text now."""
-    lines = []
-    for u in used:
-        try:
-            record = store.get(namespace, u.id)
-            now = "" if record.version == u.version else f" (now v{record.version})"
-            text = snippet(summary(record)) + now
-        except NotFoundError:
-            text = "(deleted since)"
-        lines.append(f"{u.kind} {u.id} v{u.version} similarity {u.similarity:.2f}: {text}")
-    return lines
 
 
 # ---- log ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from mindpilot.engine import UsedRecord
 from mindpilot.errors import NotFoundError, ValidationError
 from mindpilot.mental_process.records import (
     KINDS,
@@ -24,6 +25,7 @@ from mindpilot.mental_process.records import (
 )
 from mindpilot.mental_process.store import SEARCH_MODES, Store, open_store
 
+SNIPPET_CHARS = 90
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -88,6 +90,26 @@ def summary(record: Record) -> str:
     if isinstance(record, Emotion):
         return f"{record.state}: {record.guidance}" if record.guidance else record.state
     return f"{record.situation} -> {record.response}" if record.response else record.situation
+
+
+def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= chars else text[: chars - 3] + "..."
+
+
+def used_lines(store: Store, namespace: str, used: Sequence[UsedRecord]) -> list[str]:
+    """One line per record an answer used: kind, id, version, similarity and its text now."""
+    lines = []
+    for u in used:
+        try:
+            record = store.get(namespace, u.id)
+            now = "" if record.version == u.version else f" (now v{record.version})"
+            text = snippet(summary(record)) + now
+        except NotFoundError:
+            text = "(deleted since)"
+        when = ", taken mid-answer" if u.stage == "decoding" else ""
+        lines.append(f"{u.kind} {u.id} v{u.version} similarity {u.similarity:.2f}{when}: {text}")
+    return lines
 
 
 def scope(record: Record) -> str:

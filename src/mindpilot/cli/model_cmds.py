@@ -106,16 +106,12 @@ def open_engine(load: dict[str, Any], task: str | None, store_path: Path | None)
 
 def echo_sources(response: Any, store: Any, *, err: bool = True) -> None:
     """The provenance of an answer: which records, which versions, how similar."""
+    from mindpilot.cli.memory_cmds import used_lines
+
     if not response.used:
         click.echo("[no Mental Process records used]", err=err)
-    for used in response.used:
-        record = store.get(response.namespace, used.id)
-        text = getattr(record, "text", None) or record.search_text
-        snippet = text if len(text) <= 90 else text[:87] + "..."
-        click.echo(
-            f"[{used.kind} {used.id} v{used.version} similarity {used.similarity:.2f}] {snippet}",
-            err=err,
-        )
+    for line in used_lines(store, response.namespace, response.used):
+        click.echo(f"[{line}]", err=err)
 
 
 @click.command()

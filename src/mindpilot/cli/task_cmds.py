@@ -15,6 +15,10 @@ from mindpilot.mental_process.records import RetrievalSettings, TaskProfile
 
 F = TypeVar("F", bound=Callable[..., Any])
 RETRIEVAL_FIELDS = [f.name for f in dataclasses.fields(RetrievalSettings)]
+# the fields' annotations are strings here (from __future__ import annotations in records.py)
+RETRIEVAL_TYPES = {
+    f.name: float if f.type == "float" else int for f in dataclasses.fields(RetrievalSettings)
+}
 
 
 def profile_options(command: F) -> F:
@@ -26,9 +30,7 @@ def profile_options(command: F) -> F:
         click.option("--default-emotion", help="Emotion used when the task has none recorded."),
         click.option("--adapter", help="Name of a trained adapter."),
         *(
-            click.option(
-                f"--{name.replace('_', '-')}", name, type=float if "similarity" in name else int
-            )
+            click.option(f"--{name.replace('_', '-')}", name, type=RETRIEVAL_TYPES[name])
             for name in RETRIEVAL_FIELDS
         ),
     ]

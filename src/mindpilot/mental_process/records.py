@@ -229,6 +229,11 @@ class RetrievalSettings:
     min_similarity: float = 0.3  # hits below this cosine similarity are dropped
     knowledge_tokens: int = 512  # token budget for knowledge in the prompt
     experience_tokens: int = 256
+    # Retrieval while decoding (in-process backend): when the model's most likely next token
+    # has a probability under `unsure_below`, search again with the answer so far; at most
+    # `decode_retrievals` searches per answer (0 turns it off).
+    unsure_below: float = 0.2
+    decode_retrievals: int = 2
 
     def __post_init__(self) -> None:
         for name in (
@@ -236,11 +241,13 @@ class RetrievalSettings:
             "experience_top_k",
             "knowledge_tokens",
             "experience_tokens",
+            "decode_retrievals",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValidationError(f"field {name!r} must be a whole number >= 0, not {value!r}")
         _number(self, "min_similarity", -1.0, 1.0)
+        _number(self, "unsure_below", 0.0, 1.0)
 
 
 @dataclass(frozen=True, kw_only=True)

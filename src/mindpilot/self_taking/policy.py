@@ -71,26 +71,18 @@ def take(
     profile = profile or task_profile(store, namespace, task)
     settings = profile.retrieval
     query = retrieval_query(messages)
-    knowledge = _search(
-        store,
-        namespace,
-        query,
-        "knowledge",
-        settings.knowledge_top_k,
-        domains=list(profile.expertise) or None,
-    )
-    experiences = _search(
-        store, namespace, query, "experience", settings.experience_top_k, tasks=[task]
-    )
+    knowledge = search_knowledge(store, namespace, query, profile)
+    found = _search(store, namespace, query, "experience", settings.experience_top_k, tasks=[task])
+    experiences = _not_in_conversation(found, messages)
     emotion = store.current_emotion(namespace, task)
-    kept_k, counts_k = _select(
+    kept_k, counts_k = select(
         knowledge,
         settings.min_similarity,
         settings.knowledge_top_k,
         settings.knowledge_tokens,
         count_tokens,
     )
-    kept_e, counts_e = _select(
+    kept_e, counts_e = select(
         _best_outcomes_first(experiences),
         settings.min_similarity,
         settings.experience_top_k,
@@ -105,10 +97,17 @@ def take(
         emotion=emotion,
         tone=emotion.state if emotion else profile.default_emotion,
         dropped_irrelevant=counts_k[0] + counts_e[0],
-        dropped_duplicate=counts_k[1] + counts_e[1],
+        dropped_duplicate=counts_k[1] + counts_e[1] + len(found) - len(experiences),
         dropped_budget=counts_k[2] + counts_e[2],
         retrieval_s=time.perf_counter() - started,
     )
+
+
+def search_knowledge(store: Store, namespace: str, query: str, profile: TaskProfile) -> list[Hit]:
+    """Knowledge candidates for `query` from the task's expertise domains (all when none)."""
+    domains = list(profile.expertise) or None
+    top_k = profile.retrieval.knowledge_top_k
+    return _search(store, namespace, query, "knowledge", top_k, domains=domains)
 
 
 def _search(
@@ -128,6 +127,18 @@ def _search(
     )
 
 
+def _not_in_conversation(hits: list[Hit], messages: Sequence[Message]) -> list[Hit]:
+    """Experiences whose situation is an earlier user turn of this conversation (e.g. an
+    exchange just given feedback in a chat) would repeat it as an example; leave them out.
+    The turn being answered is not excluded: the same question asked before is the best one."""
+    asked = {m.content.strip() for m in messages[:-1] if m.role == "user"}
+    return [
+        h
+        for h in hits
+        if not (isinstance(h.record, Experience) and h.record.situation.strip() in asked)
+    ]
+
+
 def _best_outcomes_first(hits: list[Hit]) -> list[Hit]:
     """Experiences with bad feedback are not examples to follow; better outcomes rank first
     among similar ones (feedback in [-1, 1] shifts the order by at most 0.1 of similarity)."""
@@ -140,17 +151,18 @@ def _best_outcomes_first(hits: list[Hit]) -> list[Hit]:
     return sorted(usable, key=lambda h: h.similarity + 0.1 * outcome(h), reverse=True)
 
 
-def _select(
+def select(
     hits: Sequence[Hit],
     min_similarity: float,
     top_k: int,
     budget_tokens: int,
     count_tokens: Callable[[str], int],
+    already: Sequence[str] = (),
 ) -> tuple[tuple[Hit, ...], tuple[int, int, int]]:
     """Relevant, distinct hits that fit the budget; returns them and the (irrelevant,
-    duplicate, over budget) counts."""
+    duplicate, over budget) counts. `already`: texts in the prompt that hits must not repeat."""
     kept: list[Hit] = []
-    kept_words: list[set[str]] = []
+    kept_words: list[set[str]] = [_words(text) for text in already]
     irrelevant = duplicate = over_budget = 0
     used = 0
     for hit in hits:
