@@ -136,7 +136,9 @@ def demo(**load: Any) -> None:
     echo_sources(response, mp.store, err=False)
     say.line(
         f"retrieval {response.retrieval_s * 1000:.0f} ms, +{response.memory_tokens} prompt "
-        f"tokens from memory, generation {response.generation.timings.total_s:.1f} s"
+        f"tokens from memory, generation {response.generation.timings.total_s:.1f} s; "
+        f"{response.decode_searches} more searches mid-answer where the model was unsure "
+        f"({response.decode_retrieval_s * 1000:.0f} ms)"
     )
     _ask(say, engine, question, use_memory=False)
 
