@@ -51,6 +51,14 @@ def test_to_dict_from_dict_round_trip(item: object) -> None:
         (lambda: TaskProfile(name="t", expertise="ml"), "expertise"),
         (lambda: RetrievalSettings(knowledge_top_k=-1), "knowledge_top_k"),
         (lambda: RetrievalSettings(min_similarity=2.0), "min_similarity"),
+        # what JSON can say but SQLite cannot hold: found by fuzzing the REST API
+        (lambda: Knowledge(domain="d", text="bad \ud800"), "text"),
+        (lambda: Knowledge(domain="d", text="t", tags=("\udfff",)), "tags"),
+        (lambda: Knowledge(domain="d", text="t", version=2**63), "version"),
+        (lambda: TaskProfile(name="t", expertise=("\ud800",)), "expertise"),
+        (lambda: RetrievalSettings(knowledge_tokens=10**12), "knowledge_tokens"),
+        (lambda: RetrievalSettings(unsure_below=1.5), "unsure_below"),
+        (lambda: RetrievalSettings(decode_retrievals=-1), "decode_retrievals"),
     ],
 )
 def test_validation_names_the_field(build, field: str) -> None:  # type: ignore[no-untyped-def]

@@ -361,6 +361,11 @@ class TestStoreConformance:
             store.import_jsonl("c", io.StringIO(lines[0] + "\n{not json\n"))
         with pytest.raises(ValidationError, match=r"line 1.*empty"):
             store.import_jsonl("c", io.StringIO('{"kind": "knowledge", "domain": "d", "text": ""}'))
+        surrogate = '{"kind": "knowledge", "domain": "d", "text": "a \\ud800 b"}'
+        with pytest.raises(ValidationError, match=r"line 2.*not valid Unicode"):
+            store.import_jsonl("c", io.StringIO(lines[0] + "\n" + surrogate))
+        with pytest.raises(ValidationError, match=r"line 1.*nested too deeply"):
+            store.import_jsonl("c", io.StringIO("[" * 100_000 + "]" * 100_000))
         assert "c" not in store.namespaces()
         store.import_jsonl("c", io.StringIO(out.getvalue()))
         store.undo("c")

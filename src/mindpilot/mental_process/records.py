@@ -47,12 +47,36 @@ def check_namespace(namespace: object) -> str:
     return namespace
 
 
+# SQLite stores integers in 8 bytes; a larger one could never be written.
+MAX_INT = 2**63 - 1
+
+
+def _whole(obj: object, name: str, high: int = MAX_INT) -> None:
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise ValidationError(
+            f"field {name!r} must be a whole number in [0, {high}], not {value!r}"
+        )
+
+
 def _text(obj: object, name: str, *, required: bool = True) -> None:
     value = getattr(obj, name)
     if not isinstance(value, str):
         raise ValidationError(f"field {name!r} must be text, got {type(value).__name__}")
+    _encodable(value, name)
     if required and not value.strip():
         raise ValidationError(f"field {name!r} is empty", hint=f"give a non-empty {name}")
+
+
+def _encodable(value: str, name: str) -> None:
+    """JSON allows lone surrogates ("\\ud800"), which no UTF-8 file or database can hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            f"field {name!r} holds text that is not valid Unicode (a lone surrogate)",
+            hint="send the text as valid UTF-8",
+        ) from None
 
 
 def _number(obj: object, name: str, low: float, high: float, *, optional: bool = False) -> None:
@@ -72,6 +96,7 @@ def _tags(obj: Knowledge) -> None:
     for tag in tags:
         if not isinstance(tag, str) or not tag.strip() or len(tag) > 64:
             raise ValidationError(f"tag {tag!r} is not valid", hint="tags are 1-64 chars of text")
+        _encodable(tag, "tags")
     object.__setattr__(obj, "tags", tuple(tags))
 
 
@@ -92,10 +117,7 @@ class _Stored:
             raise ValidationError(
                 f"field 'id' is {self.id!r}", hint="ids are 1-64 letters, digits or _ . : -"
             )
-        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 0:
-            raise ValidationError(
-                f"field 'version' must be a whole number >= 0, not {self.version!r}"
-            )
+        _whole(self, "version")
         _number(self, "created_at", 0, math.inf)
         _number(self, "updated_at", 0, math.inf)
 
@@ -220,6 +242,11 @@ UPDATABLE: dict[str, frozenset[str]] = {
 }
 
 
+# Far past any use (a prompt holds a few thousand tokens), low enough that no search breaks.
+MAX_TOP_K = 1000
+MAX_BUDGET_TOKENS = 1_000_000
+
+
 @dataclass(frozen=True, kw_only=True)
 class RetrievalSettings:
     """How much a task takes from the Mental Process per request."""
@@ -236,16 +263,14 @@ class RetrievalSettings:
     decode_retrievals: int = 2
 
     def __post_init__(self) -> None:
-        for name in (
-            "knowledge_top_k",
-            "experience_top_k",
-            "knowledge_tokens",
-            "experience_tokens",
-            "decode_retrievals",
+        for name, high in (
+            ("knowledge_top_k", MAX_TOP_K),
+            ("experience_top_k", MAX_TOP_K),
+            ("knowledge_tokens", MAX_BUDGET_TOKENS),
+            ("experience_tokens", MAX_BUDGET_TOKENS),
+            ("decode_retrievals", MAX_TOP_K),
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValidationError(f"field {name!r} must be a whole number >= 0, not {value!r}")
+            _whole(self, name, high)
         _number(self, "min_similarity", -1.0, 1.0)
         _number(self, "unsure_below", 0.0, 1.0)
 
@@ -276,16 +301,14 @@ class TaskProfile:
         for domain in self.expertise:
             if not isinstance(domain, str) or not domain.strip():
                 raise ValidationError(f"expertise domain {domain!r} is not valid")
+            _encodable(domain, "expertise")
         object.__setattr__(self, "expertise", tuple(self.expertise))
         for name in ("default_emotion", "adapter"):
             if getattr(self, name) is not None:
                 _text(self, name)
         if not isinstance(self.retrieval, RetrievalSettings):
             raise ValidationError("field 'retrieval' must be RetrievalSettings")
-        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 0:
-            raise ValidationError(
-                f"field 'version' must be a whole number >= 0, not {self.version!r}"
-            )
+        _whole(self, "version")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -254,9 +254,10 @@ class Store(ABC):
                 if isinstance(data, dict):
                     data["namespace"] = namespace
                 item = record_from_dict(data)
-            except (json.JSONDecodeError, ValidationError) as err:
+            except (json.JSONDecodeError, ValidationError, RecursionError) as err:
+                reason = "it is nested too deeply" if isinstance(err, RecursionError) else err
                 raise ValidationError(
-                    f"line {number} of the import does not validate: {err}",
+                    f"line {number} of the import does not validate: {reason}",
                     hint="fix or remove that line; nothing was imported",
                 ) from None
             (tasks if isinstance(item, TaskProfile) else records).append(item)  # type: ignore[arg-type]
