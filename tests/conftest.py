@@ -82,4 +82,4 @@ def default_autopilot(session_cache: Path):  # type: ignore[no-untyped-def]
 
 
 # The Mental Process's fixtures (store_factory, store, minilm, hashing_env).
-pytest_plugins = ["tests.mp_fixtures"]  # tests/ is a package (tests.openai_server etc.)
+pytest_plugins = ["tests.mp_fixtures"]  # tests/ is a package (tests.live_server etc.)

@@ -1,32 +1,32 @@
-"""The `openai` backend against a real OpenAI-compatible server on loopback."""
+"""The `openai` backend against a real OpenAI-compatible server on loopback: `mindpilot serve`
+itself (the tiny model behind it), so one mindpilot uses another as its engine."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from mindpilot.autopilot import Autopilot
+from mindpilot.engine import Engine
 from mindpilot.errors import BackendError, ConfigError, ModelNotFoundError
-from tests.openai_server import serve
+from mindpilot.mental_process.records import Knowledge, TaskProfile
+from mindpilot.server.keys import KeyStore
+from tests.server_helpers import Served, serving
 
 
 @pytest.fixture(scope="module")
-def server(tiny_autopilot: Autopilot) -> Iterator[ThreadingHTTPServer]:
-    httpd = serve(tiny_autopilot)
-    yield httpd
-    httpd.shutdown()
+def server(tiny_autopilot: Autopilot, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serving(tiny_autopilot, tmp_path_factory.mktemp("remote")) as served:
+        yield served
 
 
-def remote(server: ThreadingHTTPServer, model: str) -> Autopilot:
-    host, port = server.server_address[:2]
-    return Autopilot.load(model, backend="openai", base_url=f"http://{host!s}:{port}/v1")
+def remote(server: Served, model: str, **options: str) -> Autopilot:
+    return Autopilot.load(model, backend="openai", base_url=f"{server.url}/v1", **options)
 
 
-def test_remote_greedy_answer_equals_in_process(
-    server: ThreadingHTTPServer, tiny_autopilot: Autopilot
-) -> None:
+def test_remote_greedy_answer_equals_in_process(server: Served, tiny_autopilot: Autopilot) -> None:
     local = tiny_autopilot.generate("Tell me about cats", max_new_tokens=12)
     result = remote(server, tiny_autopilot.model_name).generate(
         "Tell me about cats", max_new_tokens=12
@@ -36,7 +36,7 @@ def test_remote_greedy_answer_equals_in_process(
     assert result.backend == "openai" and result.finish_reason == "length"
 
 
-def test_remote_stream_and_stop(server: ThreadingHTTPServer, tiny_autopilot: Autopilot) -> None:
+def test_remote_stream_and_stop(server: Served, tiny_autopilot: Autopilot) -> None:
     autopilot = remote(server, tiny_autopilot.model_name)
     free = tiny_autopilot.generate("Go on", max_new_tokens=20).text
     stream = autopilot.stream("Go on", max_new_tokens=20)
@@ -48,7 +48,7 @@ def test_remote_stream_and_stop(server: ThreadingHTTPServer, tiny_autopilot: Aut
     )
 
 
-def test_unknown_remote_model(server: ThreadingHTTPServer) -> None:
+def test_unknown_remote_model(server: Served) -> None:
     with pytest.raises(ModelNotFoundError, match="no model 'ghost'"):
         remote(server, "ghost").generate("hi")
 
@@ -68,3 +68,29 @@ def test_openai_backend_needs_an_address(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("MINDPILOT_OPENAI_BASE_URL", raising=False)
     with pytest.raises(ConfigError, match="address"):
         Autopilot.load("m", backend="openai")
+
+
+def test_a_remote_task_answers_with_the_remote_mental_process(
+    tiny_autopilot: Autopilot, tmp_path: Path
+) -> None:
+    """The front mindpilot sends prompts; the one behind it adds its task's knowledge."""
+    keys = KeyStore(tmp_path / "keys.db")
+    _, key = keys.create("team")
+    with serving(tiny_autopilot, tmp_path, keys=keys) as served:
+        served.store.put_task(TaskProfile(name="support", namespace="team"))
+        served.store.add(Knowledge(namespace="team", domain="d", text="Zorblat routers are blue."))
+        front = Engine(remote(served, "support", api_key=key))
+        question = "What colour are Zorblat routers?"
+        answer = front.respond(question, max_new_tokens=10)
+        entry = served.health()
+        behind = Engine(tiny_autopilot, served.store).respond(
+            question, task="support", namespace="team", max_new_tokens=10
+        )
+        assert answer.text == behind.text and answer.generation.backend == "openai"
+        assert answer.generation.usage.prompt_tokens == behind.generation.usage.prompt_tokens
+        assert entry["completed"] == 1
+        pieces = list(front.stream(question, max_new_tokens=10))
+        assert len(pieces) > 1 and "".join(pieces) == behind.text
+        with pytest.raises(BackendError, match="401"):
+            remote(served, "support", api_key="mp-wrong").generate(question)
+    keys.close()

@@ -1,7 +1,173 @@
-"""`mindpilot serve` (being built)."""
+"""`mindpilot serve` (the OpenAI-compatible HTTP API) and `mindpilot keys` (its API keys)."""
 
 from __future__ import annotations
 
+import ipaddress
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from mindpilot.cli.model_cmds import load_autopilot, model_options
+from mindpilot.errors import ConfigError
+
+SNIPPET = """\
+  from openai import OpenAI
+  client = OpenAI(base_url="{url}/v1", api_key="{key}")
+  answer = client.chat.completions.create(
+      model="{model}", messages=[{{"role": "user", "content": "Hello!"}}])
+  print(answer.choices[0].message.content, answer.model_extra["mindpilot"]["used"])"""
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--open",
+    "open_mode",
+    is_flag=True,
+    help="No API keys: every caller uses --namespace (loopback addresses only).",
+)
+@click.option(
+    "--namespace",
+    "-n",
+    default="default",
+    show_default=True,
+    help="The namespace of open mode (with keys, each key has its own).",
+)
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MINDPILOT_STORE",
+    help="Store file (default: mindpilot.db under MINDPILOT_HOME).",
+)
+@click.option(
+    "--queue",
+    "queue_size",
+    type=click.IntRange(min=0),
+    default=16,
+    show_default=True,
+    help="Requests that may wait while one generates; more get 429.",
+)
+@click.option(
+    "--max-body",
+    type=click.IntRange(min=1024),
+    default=1024 * 1024,
+    show_default=True,
+    help="Largest request body in bytes; larger ones get 413.",
+)
+@model_options
+def serve(
+    host: str,
+    port: int,
+    open_mode: bool,
+    namespace: str,
+    store_path: Path | None,
+    queue_size: int,
+    max_body: int,
+    **load: Any,
+) -> None:
+    """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models) and the
+    Mental Process REST API. A task's name is a `model`; callers send
+    `Authorization: Bearer <key>` (see `mindpilot keys create`), or nothing with --open."""
+    import uvicorn
+
+    from mindpilot.mental_process.records import check_namespace
+    from mindpilot.mental_process.store import open_store
+    from mindpilot.server import create_app
+    from mindpilot.server.keys import KeyStore
+
+    if open_mode and not is_loopback(host):
+        raise ConfigError(
+            f"--open serves without API keys, so it only binds loopback addresses, not {host!r}",
+            hint="drop --open and create keys (`mindpilot keys create --namespace NAME`), "
+            "or bind 127.0.0.1",
+        )
+    check_namespace(namespace)
+    keys = None if open_mode else KeyStore.default()
+    autopilot = load_autopilot(**load)
+    with open_store(store_path) as store:
+        app = create_app(
+            store,
+            lambda: autopilot,
+            open_mode=open_mode,
+            open_namespace=namespace,
+            keys=keys,
+            queue_size=queue_size,
+            max_body_bytes=max_body,
+        )
+        _announce(host, port, autopilot.model_name, keys)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _announce(host: str, port: int, model: str, keys: Any) -> None:
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
+    click.echo(f"mindpilot serving {model} at {url} (OpenAPI: {url}/docs)")
+    if keys is not None and not keys.has_active():
+        click.secho(
+            "No API key exists yet, so every request will get 401: create one with\n"
+            "  mindpilot keys create --namespace NAME\n"
+            "or restart with --open for local use without keys.",
+            fg="yellow",
+            err=True,
+        )
+    key = "not-needed" if keys is None else "<your key>"
+    click.echo("Use it from Python:\n" + SNIPPET.format(url=url, key=key, model=model))
+
+
+@click.group()
+def keys() -> None:
+    """API keys of `mindpilot serve`: each key maps to one namespace. Only hashes are stored."""
+
+
+@keys.command("create")
+@click.option("--namespace", "-n", required=True, help="The namespace the key may use.")
+@click.option("--name", "label", default="", help="A label to recognise the key by.")
+def keys_create(namespace: str, label: str) -> None:
+    """Create a key and print it (it is shown only this once)."""
+    from mindpilot.server.keys import KeyStore
+
+    key, secret = KeyStore.default().create(namespace, label)
+    click.echo(secret)
+    click.echo(f"[{key.id} for namespace {namespace!r}; keep the key: it is not stored]", err=True)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Key ids, namespaces, labels and states (never the keys)."""
+    from datetime import datetime
+
+    from mindpilot.server.keys import KeyStore
+
+    listed = KeyStore.default().list()
+    if not listed:
+        click.echo("no API keys; create one with `mindpilot keys create --namespace NAME`")
+    for key in listed:
+        created = datetime.fromtimestamp(key.created_at).isoformat(timespec="seconds")
+        state = "active" if key.active else "revoked"
+        click.echo(f"{key.id}  {key.namespace}  {state}  {created}  {key.label}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke the key KEY_ID (see `mindpilot keys list`); it stops working at once."""
+    from mindpilot.server.keys import KeyStore
+
+    key = KeyStore.default().revoke(key_id)
+    click.echo(f"revoked {key.id} (namespace {key.namespace!r})")
+
+
+COMMANDS: list[click.Command] = [serve, keys]

@@ -1,18 +1,30 @@
-"""The FastAPI app: state, error handlers and the route families."""
+"""The FastAPI app: state, error handlers, the request size limit and the route families."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from pydantic import BaseModel
 
-from mindpilot.server import errors, memory_routes
-from mindpilot.server.deps import ServerState
+from mindpilot.server import errors, memory_routes, openai_routes
+from mindpilot.server.deps import ServerState, get_state
+from mindpilot.server.keys import KeyStore
+from mindpilot.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from mindpilot.server.queue import GenerationQueue, QueueStats
 
 if TYPE_CHECKING:
     from mindpilot.autopilot.model import Autopilot
     from mindpilot.mental_process.store import Store
+
+DEFAULT_QUEUE = 16
+
+
+class Health(BaseModel):
+    status: str
+    queue: QueueStats  # generations running and waiting, and counts since the start
 
 
 def create_app(
@@ -21,24 +33,42 @@ def create_app(
     *,
     open_mode: bool = False,
     open_namespace: str = "default",
+    keys: KeyStore | None = None,
+    queue_size: int = DEFAULT_QUEUE,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
-    """The mindpilot HTTP API over `store`; the Autopilot loads on the first generation."""
+    """The mindpilot HTTP API over `store`; the Autopilot loads on the first generation.
+
+    Without `open_mode`, callers need an API key of `keys` (default: the installation's key
+    file); `queue_size` generations may wait while one runs, more are refused with 429."""
     from mindpilot.monitor.audit import AuditLog
 
-    app = FastAPI(title="mindpilot", version=_version())
-    app.state.mindpilot = ServerState(
+    state = ServerState(
         store=store,
         audit=AuditLog.for_store(store),
         load_autopilot=load_autopilot,
         open_mode=open_mode,
         open_namespace=open_namespace,
+        keys=None if open_mode else keys or KeyStore.default(),
+        queue=GenerationQueue(max_waiting=queue_size),
     )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.queue.shutdown()
+
+    app = FastAPI(title="mindpilot", version=_version(), lifespan=lifespan)
+    app.state.mindpilot = state
     errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.include_router(openai_routes.router)
     app.include_router(memory_routes.router)
 
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/health", response_model=Health)
+    def health(request: Request) -> Health:
+        """The server answers; the generation queue's state."""
+        return Health(status="ok", queue=get_state(request).queue.stats())
 
     return app
 

@@ -11,7 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fastapi import Request
+from fastapi import HTTPException, Request
+
+from mindpilot.server.keys import HOW_TO_GET_A_KEY, KeyStore
+from mindpilot.server.queue import GenerationQueue
 
 if TYPE_CHECKING:
     from mindpilot.autopilot.model import Autopilot
@@ -30,6 +33,8 @@ class ServerState:
     load_autopilot: Callable[[], Autopilot]
     open_mode: bool = False  # no API keys: every caller is in `open_namespace`
     open_namespace: str = "default"
+    keys: KeyStore | None = None  # required unless open_mode
+    queue: GenerationQueue = field(default_factory=GenerationQueue)
     _engine: Engine | None = field(default=None, repr=False)
     _engine_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -50,11 +55,32 @@ def get_state(request: Request) -> ServerState:
 
 def caller_namespace(request: Request) -> str:
     """The one namespace this request may read and change. Every route that touches data takes
-    it as a dependency (`namespace: str = Depends(caller_namespace)`) and uses nothing else."""
+    it as a dependency (`namespace: str = Depends(caller_namespace)`) and uses nothing else.
+
+    Open mode: the configured namespace. Otherwise the namespace of the API key sent as
+    `Authorization: Bearer <key>`; a missing, unknown or revoked key is a 401."""
     state = get_state(request)
     if state.open_mode:
         return state.open_namespace
-    # API keys (Authorization: Bearer <key>) are being built; until then only open mode works.
-    from fastapi import HTTPException
+    if state.keys is None:  # create_app always sets keys outside open mode
+        raise RuntimeError("the server has neither open mode nor an API key store")
+    namespace = state.keys.lookup(_bearer_token(request))
+    if namespace is None:
+        raise _unauthorized(f"the API key is not valid (unknown or revoked): {HOW_TO_GET_A_KEY}")
+    return namespace
 
-    raise HTTPException(401, "missing API key: send Authorization: Bearer <key>")
+
+def _bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise _unauthorized(
+            f"missing API key: send the header 'Authorization: Bearer <key>' ({HOW_TO_GET_A_KEY})"
+        )
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("the Authorization header must read 'Bearer <key>'")
+    return token.strip()
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})

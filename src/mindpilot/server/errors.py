@@ -47,10 +47,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(MindpilotError)
     async def _mindpilot(request: Request, err: MindpilotError) -> JSONResponse:
-        message = f"{err.message} (fix: {err.hint})" if err.hint else err.message
-        if err.http_status >= 500:
+        status, message = status_and_message(err)
+        if status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, message)
-        return error_response(err.http_status, message)
+        return error_response(status, message)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
@@ -67,10 +67,23 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _bug(request: Request, err: Exception) -> JSONResponse:
         log.exception("%s %s failed", request.method, request.url.path)
-        return error_response(500, f"internal error: {type(err).__name__}: {err}")
+        return error_response(*status_and_message(err))
+
+
+def status_and_message(err: Exception) -> tuple[int, str]:
+    """The HTTP status and message for an error (also used for errors inside a stream)."""
+    if isinstance(err, MindpilotError):
+        message = f"{err.message} (fix: {err.hint})" if err.hint else err.message
+        return err.http_status, message
+    if isinstance(err, StarletteHTTPException):
+        return err.status_code, str(err.detail)
+    return 500, f"internal error: {type(err).__name__}: {err}"
 
 
 def _describe(error: Any) -> str:
     """'messages.0.role: Input should be ...' from one pydantic error."""
     where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
+    message = str(error.get("msg", "invalid"))
+    if error.get("type") == "extra_forbidden":  # pydantic's "Extra inputs are not permitted"
+        message = "unknown field, not part of this API: remove it"
+    return f"{where}: {message}" if where else message

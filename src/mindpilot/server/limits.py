@@ -1,0 +1,49 @@
+"""A limit on request bodies: a larger one is refused with 413 before it is parsed."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mindpilot.server.errors import error_response
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 when Content-Length, or the bytes actually sent, exceed the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _message(self, size: str) -> str:
+        return (
+            f"the request body is {size} bytes, over this server's limit of {self.max_bytes}: "
+            "send less (e.g. fewer or shorter messages), or start the server with a larger "
+            "--max-body"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            response = error_response(413, self._message(declared.decode()))
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            # A body sent without Content-Length (chunked) is counted as it arrives; the
+            # HTTPException goes to the app's handlers like any other error.
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, self._message(f"more than {self.max_bytes}"))
+            return message
+
+        await self.app(scope, limited, send)

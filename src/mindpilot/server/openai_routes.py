@@ -1,0 +1,198 @@
+"""The OpenAI-compatible API: POST /v1/chat/completions and GET /v1/models.
+
+A model name is a task of the caller's namespace (its profile decides persona, tone and what
+the Mental Process may give) or the base model's name (no Mental Process). A task is a name
+with a task profile, or with emotion/experience records stored under it (the proposal's tasks
+that exist only as record labels); /v1/models lists the profiles.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from functools import partial
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response as HTTPResponse
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from mindpilot.autopilot.types import GenerationConfig, Message, Stream
+from mindpilot.engine import Response
+from mindpilot.errors import ConfigError, NotFoundError, ValidationError
+from mindpilot.server.deps import ServerState, caller_namespace, get_state
+from mindpilot.server.errors import error_body
+from mindpilot.server.openai_schemas import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatRequest,
+    Choice,
+    ModelCard,
+    ModelList,
+    Provenance,
+    usage_of,
+)
+from mindpilot.server.openai_stream import ChunkHeader, sse_events
+from mindpilot.server.queue import ClientGone
+
+router = APIRouter(tags=["OpenAI-compatible"])
+
+# 499: nginx's "client closed request"; nobody reads it, but the access log shows why.
+CLIENT_CLOSED = 499
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route answers (all in OpenAI's error shape)."""
+    example = error_body(400, "what was wrong, and how to fix it")
+    content = {"application/json": {"example": example}}
+    return {s: {"description": "OpenAI-style error", "content": content} for s in statuses}
+
+
+@router.get("/v1/models", response_model=ModelList, responses=_errors(401))
+def list_models(request: Request, namespace: str = Depends(caller_namespace)) -> ModelList:
+    """The base model and the tasks of your namespace: each is a `model` for chat."""
+    return ModelList(data=_model_cards(get_state(request), namespace))
+
+
+@router.get("/v1/models/{model}", response_model=ModelCard, responses=_errors(401, 404))
+def get_model(
+    model: str, request: Request, namespace: str = Depends(caller_namespace)
+) -> ModelCard:
+    """One model (task or base model) of your namespace."""
+    cards = _model_cards(get_state(request), namespace)
+    for card in cards:
+        if card.id == model:
+            return card
+    raise _unknown_model(model, namespace, cards)
+
+
+@router.post(
+    "/v1/chat/completions",
+    response_model=ChatCompletion,
+    responses={
+        200: {"content": {"text/event-stream": {"description": "with stream: true"}}},
+        **_errors(400, 401, 404, 413, 422, 429),
+    },
+)
+async def chat_completions(
+    body: ChatRequest, request: Request, namespace: str = Depends(caller_namespace)
+) -> Any:
+    """Chat with a task (or the bare base model), OpenAI-style; `stream: true` for SSE.
+    The extra field `mindpilot` gives the provenance: the Mental Process records used."""
+    if body.n != 1:
+        raise ConfigError(f"n={body.n}: mindpilot returns one choice", hint="send n=1 or omit n")
+    config = _generation_config(body)
+    messages = [m.as_message() for m in body.messages]
+    state = get_state(request)
+    task = await run_in_threadpool(_resolve_model, state, namespace, body.model)
+    job = state.queue.submit(partial(_start, state, namespace, task, messages, config))
+    header = ChunkHeader(
+        id=f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        created=int(time.time()),
+        model=body.model,
+        include_usage=bool(body.stream_options and body.stream_options.include_usage),
+    )
+    try:
+        if body.stream:
+            await job.started(request)
+            return StreamingResponse(
+                sse_events(job, header),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+                # runs even when the client left before the first event (the events'
+                # `finally` then never runs); cancelling a finished job does nothing
+                background=BackgroundTask(job.cancel),
+            )
+        return _completion(header, await job.result(request))
+    except ClientGone:
+        return HTTPResponse(status_code=CLIENT_CLOSED)
+    except BaseException:
+        job.cancel()
+        raise
+
+
+def _generation_config(body: ChatRequest) -> GenerationConfig:
+    fields: dict[str, Any] = {"stop": body.stop_strings(), "seed": body.seed}
+    for name, value in (
+        ("max_new_tokens", body.max_new_tokens()),
+        ("temperature", body.temperature),
+        ("top_p", body.top_p),
+    ):
+        if value is not None:
+            fields[name] = value
+    return GenerationConfig(**fields)
+
+
+def _start(
+    state: ServerState,
+    namespace: str,
+    task: str | None,
+    messages: list[Message],
+    config: GenerationConfig,
+) -> Stream[Response]:
+    """Runs in the generation worker: self-taking, then the stream (not yet decoding)."""
+    engine = state.engine()
+    prepared = engine.prepare(messages, task=task, namespace=namespace, use_memory=bool(task))
+    return engine.stream_prepared(prepared, config)
+
+
+def _completion(header: ChunkHeader, response: Response) -> ChatCompletion:
+    return ChatCompletion(
+        id=header.id,
+        created=header.created,
+        model=header.model,
+        choices=[
+            Choice(
+                message=AssistantMessage(content=response.text),
+                finish_reason=response.generation.finish_reason,
+            )
+        ],
+        usage=usage_of(response),
+        mindpilot=Provenance.of(response),
+    )
+
+
+def _resolve_model(state: ServerState, namespace: str, model: str) -> str | None:
+    """The task a model name stands for; None for the base model (no Mental Process)."""
+    if model == state.engine().autopilot.model_name:
+        return None
+    if _is_task(state, namespace, model):
+        return model
+    raise _unknown_model(model, namespace, _model_cards(state, namespace))
+
+
+def _is_task(state: ServerState, namespace: str, name: str) -> bool:
+    try:
+        state.store.get_task(namespace, name)
+        return True
+    except NotFoundError:
+        pass
+    except ValidationError:  # not even a valid task name
+        return False
+    return bool(state.store.list(namespace, task=name, limit=1))
+
+
+def _model_cards(state: ServerState, namespace: str) -> list[ModelCard]:
+    base = state.engine().autopilot.model_name
+    cards = [ModelCard(id=base, created=0, owned_by="mindpilot", description="the base model")]
+    for profile in state.store.list_tasks(namespace):
+        cards.append(
+            ModelCard(
+                id=profile.name,
+                created=int(profile.created_at),
+                owned_by=namespace,
+                description=profile.description,
+            )
+        )
+    return cards
+
+
+def _unknown_model(model: str, namespace: str, cards: list[ModelCard]) -> NotFoundError:
+    names = ", ".join(repr(c.id) for c in cards)
+    return NotFoundError(
+        f"model {model!r} is neither a task of namespace {namespace!r} nor the base model",
+        hint=f"use one of {names} (GET /v1/models), or create the task first "
+        "(`mindpilot task create`)",
+    )

@@ -1,0 +1,198 @@
+"""The OpenAI chat-completions wire format, as pydantic models (requests forbid unknown fields).
+
+Requests name their problems precisely (422 with the field); responses add one field OpenAI
+clients ignore, `mindpilot`: the provenance of the answer (the Mental Process records used).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mindpilot.autopilot.types import Message
+from mindpilot.engine import Response
+
+# torch's generator accepts seeds in this range.
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
+StopString = Annotated[str, Field(min_length=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TextPart(Strict):
+    """A text part of a message (the list form of `content`); other part types are refused."""
+
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(Strict):
+    # "developer" is OpenAI's newer name for the system role; it is read as "system".
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[TextPart]
+    name: str | None = Field(default=None, description="Accepted and ignored.")
+
+    def as_message(self) -> Message:
+        text = (
+            self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+        )
+        return Message("system" if self.role == "developer" else self.role, text)
+
+
+class StreamOptions(Strict):
+    include_usage: bool = False
+
+
+class ChatRequest(Strict):
+    """POST /v1/chat/completions. Unset decoding fields use mindpilot's defaults (greedy)."""
+
+    model: str = Field(description="A task of your namespace, or the base model's name.")
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(
+        default=None, ge=1, description="Wins over max_tokens."
+    )
+    temperature: float | None = Field(default=None, ge=0, le=2, description="0 is greedy.")
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    stop: StopString | Annotated[list[StopString], Field(max_length=4)] | None = Field(
+        default=None, description="Up to 4 stop strings."
+    )
+    seed: int | None = Field(default=None, ge=SEED_MIN, le=SEED_MAX)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int = Field(default=1, ge=1, description="Only 1 is supported.")
+    user: str | None = Field(default=None, description="Accepted and ignored.")
+
+    def stop_strings(self) -> tuple[str, ...]:
+        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+
+    def max_new_tokens(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+
+class UsageOut(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class UsedRecordOut(BaseModel):
+    id: str
+    kind: str
+    version: int
+    similarity: float
+    score: float
+
+
+class TimingsOut(BaseModel):
+    """Seconds spent on each step of the request inside the server."""
+
+    retrieval_s: float
+    compose_s: float
+    prompt_s: float
+    decode_s: float
+    first_token_s: float
+
+
+class Provenance(BaseModel):
+    """Why the answer is what it is: the task and the Mental Process records it used."""
+
+    task: str | None
+    namespace: str
+    used: list[UsedRecordOut]
+    tone: str | None
+    audit_id: str | None
+    memory_tokens: int
+    timings: TimingsOut
+
+    @classmethod
+    def of(cls, response: Response) -> Provenance:
+        timings = response.generation.timings
+        return cls(
+            task=response.task,
+            namespace=response.namespace,
+            used=[UsedRecordOut(**vars(u)) for u in response.used],
+            tone=response.tone,
+            audit_id=response.audit_id,
+            memory_tokens=response.memory_tokens,
+            timings=TimingsOut(
+                retrieval_s=response.retrieval_s,
+                compose_s=response.compose_s,
+                prompt_s=timings.prompt_s,
+                decode_s=timings.decode_s,
+                first_token_s=timings.first_token_s,
+            ),
+        )
+
+
+def usage_of(response: Response) -> UsageOut:
+    usage = response.generation.usage
+    return UsageOut(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+    )
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"]
+    logprobs: None = None
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: UsageOut
+    mindpilot: Provenance
+
+
+class Delta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: Delta
+    finish_reason: Literal["stop", "length"] | None = None
+    logprobs: None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One server-sent event of a streamed answer (`data: {...}`; the last is `data: [DONE]`).
+    The chunk with the finish_reason carries the provenance; with
+    `stream_options.include_usage`, a last chunk with no choices carries the usage."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: UsageOut | None = None
+    mindpilot: Provenance | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+    description: str = ""
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
