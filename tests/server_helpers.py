@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from mindpilot.autopilot import Autopilot
 from mindpilot.mental_process import Store, open_store
 from mindpilot.server import create_app
-from tests.live_server import live_server
+from mindpilot.server.in_thread import live_server
 
 USER = "Tell me about the Zorblat 9 router."
 

@@ -16,7 +16,7 @@ from mindpilot.engine import Engine
 from mindpilot.mental_process import Store
 from mindpilot.monitor.audit import AuditLog
 from mindpilot.server import create_app
-from tests.live_server import live_server
+from mindpilot.server.in_thread import live_server
 
 
 def no_model() -> Autopilot:

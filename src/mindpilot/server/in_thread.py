@@ -1,4 +1,5 @@
-"""Run a real mindpilot server (uvicorn) on a free loopback port in a thread, for HTTP tests."""
+"""Serve an app from a background thread on a free loopback port: for tests, benchmarks and
+notebooks that need a real server inside their own process."""
 
 from __future__ import annotations
 

