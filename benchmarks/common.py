@@ -7,12 +7,14 @@ name the machine, the model, the data and the baseline measured in the same run)
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -64,6 +66,18 @@ def write_results(out_dir: Path, name: str, title: str, results: dict[str, Any],
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     (out_dir / f"{name}.md").write_text(f"# {title}\n\n{md}\n")
+
+
+def simple_main(module: ModuleType) -> None:
+    """`python -m benchmarks.NAME [--quick] [--out DIR]` for a benchmark with no other options."""
+    parser = argparse.ArgumentParser(description=(module.__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    args = parser.parse_args()
+    results = module.run(args.quick)
+    text = module.report(results)
+    write_results(args.out, module.NAME, module.TITLE, results, text)
+    print(text)
 
 
 def set_threads(threads: int) -> None:

@@ -20,12 +20,12 @@ recall@k of the gold passage (any chunk of it in the top k of the store's hybrid
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import re
 import statistics
 import string
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import EMBEDDER, MODEL, OUT_DIR, machine, set_threads, write_results
+from benchmarks.common import EMBEDDER, MODEL, machine, set_threads, simple_main
 
 NAME, TITLE = "qa", "Knowledge-grounded QA: with and without the Mental Process"
 CLOSED, MEMORY, GOLD = "closed-book (baseline)", "with Mental Process", "gold passage (upper bound)"
@@ -330,16 +330,5 @@ def _recall_text(recall: dict[str, float]) -> str:
     return ", ".join(f"@{k.split('_')[1]} {v:.2f}" for k, v in recall.items()) + "."
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
-    args = parser.parse_args()
-    results = run(args.quick)
-    text = report(results)
-    write_results(args.out, NAME, TITLE, results, text)
-    print(text)
-
-
 if __name__ == "__main__":
-    main()
+    simple_main(sys.modules[__name__])

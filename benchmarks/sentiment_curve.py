@@ -13,17 +13,17 @@ the dataset, and chance (1 / number of labels).
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import random
+import sys
 import tempfile
 from collections import Counter
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import EMBEDDER, MODEL, OUT_DIR, machine, set_threads, write_results
+from benchmarks.common import EMBEDDER, MODEL, machine, set_threads, simple_main
 
 NAME, TITLE = "sentiment_curve", "Sentiment accuracy vs stored labelled examples"
 STORED = (0, 4, 16, 64)
@@ -116,16 +116,5 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
-    args = parser.parse_args()
-    results = run(args.quick)
-    text = report(results)
-    write_results(args.out, NAME, TITLE, results, text)
-    print(text)
-
-
 if __name__ == "__main__":
-    main()
+    simple_main(sys.modules[__name__])

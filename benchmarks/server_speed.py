@@ -156,7 +156,7 @@ def report(results: dict[str, Any]) -> str:
     single = results["single"]
     local, http = single["in_process"], single["http"]
     lines = [
-        f"Machine: {results['machine']} (shared with other work while measured). "
+        f"Machine: {results['machine']}. "
         f"Model: {results['model']}. Prompt: {results['prompt']!r}, "
         f"{single['max_tokens']} new tokens, greedy, median of {single['repeats']}. "
         "Baseline: in-process `Engine.stream` for the same request, in the same run. "

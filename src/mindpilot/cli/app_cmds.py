@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from mindpilot.cli.model_cmds import echo_sources, echo_stats, load_autopilot, model_options
+from mindpilot.cli.options import namespace_option, store_option
 
 
 @click.command()
@@ -29,15 +30,8 @@ from mindpilot.cli.model_cmds import echo_sources, echo_stats, load_autopilot, m
     default=None,
     help="How many similar examples to show the model (default: the task's experience_top_k).",
 )
-@click.option(
-    "--namespace", "-n", default="default", show_default=True, envvar="MINDPILOT_NAMESPACE"
-)
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="MINDPILOT_STORE",
-)
+@namespace_option()
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def classify(
     text: str,

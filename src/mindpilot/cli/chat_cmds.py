@@ -10,8 +10,9 @@ import click
 
 from mindpilot import config
 from mindpilot.autopilot.types import GenerationConfig
-from mindpilot.cli.log_cmds import used_lines
+from mindpilot.cli.memory_cmds import used_lines
 from mindpilot.cli.model_cmds import load_autopilot, model_options
+from mindpilot.cli.options import namespace_option, store_option
 from mindpilot.engine import Engine, Response
 from mindpilot.errors import MindpilotError, ValidationError
 from mindpilot.mental_process.store import open_store
@@ -118,14 +119,8 @@ def _resumed(
 @click.command("chat")
 @click.option("--task", default=None, help="Task whose Mental Process conditions the answers.")
 @click.option("--session", "session_id", default=None, help="Continue this session.")
-@click.option(
-    "--namespace", "-n", default="default", show_default=True, envvar="MINDPILOT_NAMESPACE",
-    help="Namespace (tenant).",
-)  # fmt: skip
-@click.option(
-    "--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
-    envvar="MINDPILOT_STORE", help="Store file (default: mindpilot.db under MINDPILOT_HOME).",
-)  # fmt: skip
+@namespace_option()
+@store_option
 @click.option("--max-tokens", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--temperature", "-t", type=click.FloatRange(min=0), default=0.0, show_default=True)
 @model_options

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from mindpilot.cli.options import namespace_option, store_option
 from mindpilot.engine import UsedRecord
 from mindpilot.errors import NotFoundError, ValidationError
 from mindpilot.mental_process.records import (
@@ -35,14 +36,7 @@ def store_options(command: F) -> F:
     command = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(
         command
     )
-    command = click.option(
-        "--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
-        envvar="MINDPILOT_STORE", help="Store file (default: mindpilot.db under MINDPILOT_HOME).",
-    )(command)  # fmt: skip
-    return click.option(
-        "--namespace", "-n", default="default", show_default=True, envvar="MINDPILOT_NAMESPACE",
-        help="Namespace (tenant) to work in.",
-    )(command)  # fmt: skip
+    return namespace_option()(store_option(command))
 
 
 @contextmanager

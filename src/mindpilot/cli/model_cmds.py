@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from mindpilot.cli.options import namespace_option, store_option
 from mindpilot.errors import ConfigError
 
 
@@ -64,21 +65,8 @@ def task_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--task", default=None, help="Task whose Mental Process conditions the answer."
         ),
-        click.option(
-            "--namespace",
-            "-n",
-            default="default",
-            show_default=True,
-            envvar="MINDPILOT_NAMESPACE",
-            help="Namespace (tenant).",
-        ),
-        click.option(
-            "--store",
-            "store_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            envvar="MINDPILOT_STORE",
-            help="Store file (default: mindpilot.db under MINDPILOT_HOME).",
-        ),
+        namespace_option(),
+        store_option,
         click.option(
             "--sources", is_flag=True, help="Print the Mental Process records the answer used."
         ),

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from mindpilot.cli.model_cmds import load_autopilot, model_options
+from mindpilot.cli.options import namespace_option, store_option
 from mindpilot.errors import ConfigError
 
 SNIPPET = """\
@@ -38,20 +39,8 @@ def is_loopback(host: str) -> bool:
     is_flag=True,
     help="No API keys: every caller uses --namespace (loopback addresses only).",
 )
-@click.option(
-    "--namespace",
-    "-n",
-    default="default",
-    show_default=True,
-    help="The namespace of open mode (with keys, each key has its own).",
-)
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="MINDPILOT_STORE",
-    help="Store file (default: mindpilot.db under MINDPILOT_HOME).",
-)
+@namespace_option("The namespace of open mode (with keys, each key has its own).")
+@store_option
 @click.option(
     "--queue",
     "queue_size",
