@@ -49,6 +49,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     return {
         "machine": machine(threads=1),
         "model": MODEL,
+        "data": f"one prompt ({PROMPT!r}), {tokens} new tokens, greedy; crowds of "
+        f"{', '.join(map(str, crowds))} clients asking for {crowd_tokens} tokens each",
+        "baseline": "in-process Engine.stream for the same request, same run",
         "prompt": PROMPT,
         "single": single,
         "concurrent": crowd,

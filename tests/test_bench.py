@@ -71,8 +71,10 @@ def test_bench_rejects_an_unknown_group() -> None:
 
 
 @pytest.mark.slow
-def test_quick_suite_writes_well_formed_results(tmp_path: Path) -> None:
-    """The installed console script, from an unrelated folder, with the real default model."""
+def test_quick_suite_writes_well_formed_results(tmp_path: Path, default_autopilot: object) -> None:
+    """The installed console script, from an unrelated folder, with the real default model.
+    (`default_autopilot` first: it must be the first to convert the model into the shared
+    cache, which the subprocess then reads.)"""
     out = tmp_path / "results"
     script = Path(sys.executable).with_name("mindpilot")
     done = subprocess.run(
