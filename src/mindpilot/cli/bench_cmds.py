@@ -22,7 +22,8 @@ def bench(which: str, quick: bool, out: Path | None) -> None:
     """Run the benchmarks and write JSON, Markdown and REPORT.md with plots.
 
     speed: vector search and store latency at 1k-100k records (vs an exact numpy scan),
-    write and ingest rates, model load / first token / decode speed, the cost of self-taking.
+    write and ingest rates, model load / first token / decode speed, the cost of self-taking,
+    the server over HTTP (vs in-process) and under 8 and 32 simultaneous clients.
     quality: knowledge-grounded QA (NarrativeQA, BoolQ) with and without the Mental Process,
     and sentiment accuracy with 0-64 stored examples. The full run takes about 30 minutes
     on 2 cores and needs the data that scripts/setup.sh downloads.
