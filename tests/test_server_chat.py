@@ -60,6 +60,7 @@ def test_a_task_answers_with_provenance_and_is_audited(served: Served) -> None:
     assert extra["task"] == "support" and extra["namespace"] == "default"
     assert [u["id"] for u in extra["used"]] == [knowledge.id]
     assert extra["used"][0]["version"] == 1 and extra["memory_tokens"] > 0
+    assert extra["used"][0]["stage"] == "prompt"  # taken before generating, not mid-answer
     entry = AuditLog(served.store).get("default", extra["audit_id"])
     assert entry.task == "support" and entry.response == answer.choices[0].message.content
     assert FACT in "\n".join(m.content for m in entry.prompt)

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mindpilot.autopilot.types import Message
-from mindpilot.engine import Response
+from mindpilot.engine import Response, UsedRecord
 
 # torch's generator accepts seeds in this range.
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
@@ -79,14 +79,6 @@ class UsageOut(BaseModel):
     total_tokens: int
 
 
-class UsedRecordOut(BaseModel):
-    id: str
-    kind: str
-    version: int
-    similarity: float
-    score: float
-
-
 class TimingsOut(BaseModel):
     """Seconds spent on each step of the request inside the server."""
 
@@ -102,7 +94,8 @@ class Provenance(BaseModel):
 
     task: str | None
     namespace: str
-    used: list[UsedRecordOut]
+    # the engine's own dataclass, so every provenance field (e.g. `stage`) reaches the client
+    used: list[UsedRecord]
     tone: str | None
     audit_id: str | None
     memory_tokens: int
@@ -114,7 +107,7 @@ class Provenance(BaseModel):
         return cls(
             task=response.task,
             namespace=response.namespace,
-            used=[UsedRecordOut(**vars(u)) for u in response.used],
+            used=list(response.used),
             tone=response.tone,
             audit_id=response.audit_id,
             memory_tokens=response.memory_tokens,
