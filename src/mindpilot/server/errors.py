@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mindpilot.errors import MindpilotError
@@ -29,6 +30,28 @@ _TYPES = {
     429: "rate_limit_error",
     503: "overloaded_error",
 }
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(description="What was wrong, and how to fix it.")
+    type: str
+    param: str | None
+    code: int
+
+
+class ErrorOut(BaseModel):
+    """Every error, in OpenAI's shape (`error_body` writes it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+def error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the error statuses a route may answer."""
+    return {s: {"model": ErrorOut, "description": "Error (OpenAI's shape)"} for s in statuses}
 
 
 def error_body(status: int, message: str, param: str | None = None) -> dict[str, Any]:

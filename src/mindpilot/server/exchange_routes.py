@@ -13,7 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from mindpilot.errors import ValidationError
-from mindpilot.server.memory_schemas import ACTOR, ImportedOut, Namespace, State, error_docs
+from mindpilot.server.errors import error_docs
+from mindpilot.server.memory_schemas import ACTOR, ImportedOut, Namespace, State
 
 JSONL = "application/x-ndjson"
 _TEXT_BODY = {"schema": {"type": "string", "description": "One JSON object per line."}}

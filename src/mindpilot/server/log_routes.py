@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from mindpilot.errors import ConfigError
 from mindpilot.monitor.audit import AuditEntry, AuditLog
 from mindpilot.server.deps import ServerState
+from mindpilot.server.errors import error_docs
 from mindpilot.server.memory_schemas import (
     ACTOR,
     NAME_CHARS,
@@ -18,7 +19,6 @@ from mindpilot.server.memory_schemas import (
     ListOf,
     Namespace,
     State,
-    error_docs,
 )
 
 router = APIRouter(prefix="/log", tags=["log"])

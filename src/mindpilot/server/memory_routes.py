@@ -23,6 +23,7 @@ from mindpilot.mental_process.records import (
     Record,
 )
 from mindpilot.server import exchange_routes, log_routes, task_routes
+from mindpilot.server.errors import error_docs
 from mindpilot.server.memory_schemas import (
     ACTOR,
     MAX_LIST,
@@ -45,7 +46,6 @@ from mindpilot.server.memory_schemas import (
     State,
     SupersedeIn,
     change_out,
-    error_docs,
     hit_out,
     record_out,
 )

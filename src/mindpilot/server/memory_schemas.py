@@ -10,7 +10,7 @@ for field.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from fastapi import Depends
 from pydantic import (
@@ -291,24 +291,6 @@ class DeletedOut(_Out):
 
 class ImportedOut(_Out):
     imported: int = Field(description="Lines (records and task profiles) imported.")
-
-
-class ErrorDetail(_Out):
-    message: str = Field(description="What was wrong, and how to fix it.")
-    type: str
-    param: str | None
-    code: int
-
-
-class ErrorOut(_Out):
-    """Every error, in OpenAI's shape (server/errors.py writes it)."""
-
-    error: ErrorDetail
-
-
-def error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the error statuses a route may answer."""
-    return {s: {"model": ErrorOut, "description": "Error (OpenAI's shape)"} for s in statuses}
 
 
 # ---- conversions ------------------------------------------------------------------------------

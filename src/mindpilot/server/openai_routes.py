@@ -23,7 +23,7 @@ from mindpilot.autopilot.types import GenerationConfig, Message, Stream
 from mindpilot.engine import Response
 from mindpilot.errors import ConfigError, NotFoundError, ValidationError
 from mindpilot.server.deps import ServerState, caller_namespace, get_state
-from mindpilot.server.errors import error_body
+from mindpilot.server.errors import error_docs
 from mindpilot.server.openai_schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -43,20 +43,13 @@ router = APIRouter(tags=["OpenAI-compatible"])
 CLIENT_CLOSED = 499
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route answers (all in OpenAI's error shape)."""
-    example = error_body(400, "what was wrong, and how to fix it")
-    content = {"application/json": {"example": example}}
-    return {s: {"description": "OpenAI-style error", "content": content} for s in statuses}
-
-
-@router.get("/v1/models", response_model=ModelList, responses=_errors(401))
+@router.get("/v1/models", response_model=ModelList, responses=error_docs(401))
 def list_models(request: Request, namespace: str = Depends(caller_namespace)) -> ModelList:
     """The base model and the tasks of your namespace: each is a `model` for chat."""
     return ModelList(data=_model_cards(get_state(request), namespace))
 
 
-@router.get("/v1/models/{model}", response_model=ModelCard, responses=_errors(401, 404))
+@router.get("/v1/models/{model}", response_model=ModelCard, responses=error_docs(401, 404))
 def get_model(
     model: str, request: Request, namespace: str = Depends(caller_namespace)
 ) -> ModelCard:
@@ -73,7 +66,7 @@ def get_model(
     response_model=ChatCompletion,
     responses={
         200: {"content": {"text/event-stream": {"description": "with stream: true"}}},
-        **_errors(400, 401, 404, 413, 422, 429),
+        **error_docs(400, 401, 404, 413, 422, 429),
     },
 )
 async def chat_completions(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from mindpilot.server.errors import error_docs
 from mindpilot.server.memory_schemas import (
     ACTOR,
     NAME_CHARS,
@@ -18,7 +19,6 @@ from mindpilot.server.memory_schemas import (
     TaskList,
     TaskOut,
     change_out,
-    error_docs,
     task_out,
 )
 
