@@ -153,15 +153,9 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
-def connect(
-    path: Path,
-    *,
-    busy_timeout_s: float = 30.0,
-    migrations: list[tuple[str, str]] | None = None,
-) -> sqlite3.Connection:
-    """A migrated autocommit connection to a SQLite file in WAL mode: a store file, for the
-    tables that live beside the records (chat sessions, the audit log), or another file with
-    its own `migrations` (the API keys). Usable from any thread: callers lock."""
+def connect(path: Path, *, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
+    """A migrated autocommit connection to a store file in WAL mode, for the tables that live
+    beside the records (chat sessions, the audit log). Usable from any thread: callers lock."""
     conn = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
     )
@@ -169,7 +163,7 @@ def connect(
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
-    migrate(conn, MIGRATIONS if migrations is None else migrations)
+    migrate(conn)
     return conn
 
 

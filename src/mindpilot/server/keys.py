@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import secrets
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 from mindpilot import config
 from mindpilot.errors import NotFoundError, ValidationError
 from mindpilot.mental_process.records import check_namespace
-from mindpilot.mental_process.sqlite_schema import connect
+from mindpilot.mental_process.sqlite_schema import migrate
 
 KEY_PREFIX = "mp-"
 
@@ -64,7 +65,11 @@ class KeyStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._conn = connect(path, migrations=MIGRATIONS)
+        self._conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self._conn.execute("PRAGMA busy_timeout = 30000")
+        migrate(self._conn, MIGRATIONS)
 
     @classmethod
     def default(cls) -> KeyStore:
