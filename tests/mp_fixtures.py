@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from mindpilot.mental_process import STORES, Store, open_store
+from mindpilot.mental_process import Store, open_store
 from mindpilot.mental_process.embed import Embedder, get_embedder
+from mindpilot.plugins import STORES
 
 StoreFactory = Callable[..., Store]
 
 
 def _backends() -> list[str]:
-    import mindpilot.mental_process.sqlite  # noqa: F401  (registers the built-in)
-
+    """Every store backend installed (entry points of the group "mindpilot.stores")."""
     return STORES.names()
 
 

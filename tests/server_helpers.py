@@ -12,9 +12,10 @@ import openai
 from fastapi import FastAPI
 
 from mindpilot.autopilot import Autopilot
+from mindpilot.engine import Engine
 from mindpilot.mental_process import Store, open_store
 from mindpilot.server import create_app
-from mindpilot.server.in_thread import live_server
+from mindpilot.server.background import live_server
 
 USER = "Tell me about the Zorblat 9 router."
 
@@ -44,9 +45,10 @@ def serving(
     options.setdefault("open_mode", "keys" not in options)
     store = open_store(folder / "store.db", embedder=embedder)
     try:
-        app = create_app(store, lambda: autopilot, **options)
-        with live_server(app) as url:
-            yield Served(url, app, store)
+        with Engine.open(autopilot, store=store) as engine:
+            app = create_app(engine, **options)
+            with live_server(app) as url:
+                yield Served(url, app, store)
     finally:
         store.close()
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from mindpilot.autopilot import Autopilot, GenerationConfig, Message
-from mindpilot.autopilot.backend import BACKENDS
 from mindpilot.errors import ConfigError, ContextWindowError, ModelLoadError, ModelNotFoundError
+from mindpilot.plugins import BACKENDS
 
 
 def test_every_base_parameter_is_frozen(tiny_autopilot: Autopilot) -> None:

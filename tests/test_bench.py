@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks.qa import exact_match, normalize, token_f1
-from benchmarks.sentiment_curve import _balanced_prefixes
 from click.testing import CliRunner
 
+from mindpilot.bench import suite
+from mindpilot.bench.common import default_out_dir
+from mindpilot.bench.datasets import boolq, narrative_qa, vader_movie_reviews
+from mindpilot.bench.qa import exact_match, normalize, token_f1
+from mindpilot.bench.sentiment_curve import _balanced_prefixes
 from mindpilot.cli import cli
-from mindpilot.datasets import boolq, narrative_qa, vader_movie_reviews
 from mindpilot.errors import NotFoundError
 
 NAMES = ("search_speed", "store_speed", "model_speed", "self_taking_cost", "qa")
@@ -68,6 +70,23 @@ def test_bench_rejects_an_unknown_group() -> None:
     result = CliRunner().invoke(cli, ["bench", "speedy"])
     assert result.exit_code == 2
     assert "'speedy' is not one of" in result.output
+
+
+def test_bench_writes_under_mindpilot_home_by_default(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never into the source checkout: an installed wheel has none."""
+    calls: list[tuple[str, bool, Path]] = []
+
+    def run_suite(which: str, *, quick: bool, out_dir: Path, echo: object) -> Path:
+        calls.append((which, quick, out_dir))
+        return out_dir / "REPORT.md"
+
+    monkeypatch.setattr(suite, "run_suite", run_suite)
+    result = CliRunner().invoke(cli, ["bench", "speed", "--quick"])
+    assert result.exit_code == 0, result.output
+    assert calls == [("speed", True, isolated_home / "bench")]
+    assert default_out_dir() == isolated_home / "bench"
 
 
 @pytest.mark.slow

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from mindpilot.applications.chat import Chat, Sessions
 from mindpilot.autopilot import Autopilot
 from mindpilot.engine import Engine
 from mindpilot.mental_process import Knowledge, TaskProfile, open_store
 from mindpilot.monitor import AuditLog
-from mindpilot.sessions import Chat, Sessions
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ import pytest
 from mindpilot.errors import ModelNotFoundError, ValidationError
 from mindpilot.mental_process import embed as embed_module
 from mindpilot.mental_process.embed import (
-    EMBEDDERS,
     Embedder,
     HashingEmbedder,
     MiniLMEmbedder,
     get_embedder,
     minilm_path,
 )
+from mindpilot.plugins import EMBEDDERS
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mindpilot.errors import NotFoundError
-from mindpilot.mental_process import MentalProcess, TaskProfile
+from mindpilot.mental_process import MentalProcess, Store, TaskProfile
 
 PROPOSAL = """
 from mindpilot.mental_process import MentalProcess
@@ -93,3 +94,42 @@ def test_typed_api(tmp_path: Path) -> None:
         mp.delete(record.id)
         with pytest.raises(NotFoundError):
             mp.get(record.id)
+
+
+# Facade methods whose parameters differ from the Store's on purpose, and why.
+FACADE_SHAPES_OF_ITS_OWN = {
+    "supersede": "takes the new text and domain instead of a new record",
+}
+
+
+def _params(method: object, drop: set[str]) -> list[tuple[str, object, object]]:
+    return [
+        (p.name, p.kind, p.default)
+        for p in inspect.signature(method).parameters.values()  # type: ignore[arg-type]
+        if p.name not in drop
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        n
+        for n in vars(Store)
+        if not n.startswith("_")
+        and callable(getattr(MentalProcess, n, None))
+        and n not in ("close", "namespaces")
+    ),
+)
+def test_facade_parameters_match_the_store_interface(name: str) -> None:
+    """The facade is the Store bound to one namespace and actor: nothing else may differ."""
+    if name in FACADE_SHAPES_OF_ITS_OWN:
+        pytest.skip(FACADE_SHAPES_OF_ITS_OWN[name])
+    store_params = _params(getattr(Store, name), {"self", "namespace", "actor"})
+    facade_params = _params(getattr(MentalProcess, name), {"self"})
+    assert facade_params == store_params
+
+
+def test_every_store_method_is_on_the_facade() -> None:
+    public = {n for n in vars(Store) if not n.startswith("_") and callable(getattr(Store, n))}
+    missing = public - set(dir(MentalProcess)) - {"namespaces", "sqlite_path"}
+    assert not missing, f"MentalProcess lacks {sorted(missing)}"

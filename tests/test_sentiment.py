@@ -6,7 +6,7 @@ import pytest
 
 from mindpilot.applications import classify
 from mindpilot.autopilot import Autopilot
-from mindpilot.datasets import balanced_sample, vader_movie_reviews
+from mindpilot.bench.datasets import balanced_sample, vader_movie_reviews
 from mindpilot.engine import Engine
 from mindpilot.errors import ConfigError, ValidationError
 from mindpilot.mental_process import Experience, Store

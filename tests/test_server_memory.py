@@ -16,7 +16,7 @@ from mindpilot.engine import Engine
 from mindpilot.mental_process import Store
 from mindpilot.monitor.audit import AuditLog
 from mindpilot.server import create_app
-from mindpilot.server.in_thread import live_server
+from mindpilot.server.background import live_server
 
 
 def no_model() -> Autopilot:
@@ -26,7 +26,8 @@ def no_model() -> Autopilot:
 @contextmanager
 def serve(store: Store, namespace: str = "default", **options: Any) -> Iterator[httpx.Client]:
     """A real server over `store` in open mode (every caller in `namespace`), and a client."""
-    app = create_app(store, no_model, open_mode=True, open_namespace=namespace, **options)
+    engine = Engine(no_model, store, AuditLog.for_store(store), model_name="base-model")
+    app = create_app(engine, open_mode=True, open_namespace=namespace, **options)
     with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield client
 

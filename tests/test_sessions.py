@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from mindpilot.applications.chat import Chat, Sessions
 from mindpilot.autopilot import Message
 from mindpilot.engine import Engine
 from mindpilot.errors import ContextWindowError, NotFoundError, ValidationError
 from mindpilot.mental_process import Knowledge, Store, TaskProfile, open_store
 from mindpilot.monitor import AuditLog
-from mindpilot.sessions import Chat, Sessions
 
 
 @pytest.fixture

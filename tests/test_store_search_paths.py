@@ -10,9 +10,10 @@ import pytest
 
 from mindpilot.errors import ValidationError
 from mindpilot.mental_process import Experience, Knowledge
-from mindpilot.mental_process import sqlite_query as query_module
 from mindpilot.mental_process.index import VectorIndex
 from mindpilot.mental_process.sqlite import SQLiteStore
+from mindpilot.mental_process.sqlite import filters as filter_module
+from mindpilot.mental_process.sqlite import keyword_search as keyword_module
 
 DIM = 384
 
@@ -86,7 +87,7 @@ def filled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 def _brute_force(store: SQLiteStore, q: np.ndarray, **scope: object) -> list[str]:
     """The 10 best ids by cosine among every current record that passes the filter, in SQL."""
-    where, params = query_module.filters(
+    where, params = filter_module.filters(
         "ns", kinds=scope.get("kinds", ("knowledge", "emotion", "experience")),  # type: ignore[arg-type]
         domains=scope.get("domains"), tasks=scope.get("tasks"),  # type: ignore[arg-type]
         tags=(), since=None, until=None, strict=False, current=True,
@@ -126,7 +127,7 @@ def test_filtered_vector_search_matches_sql(filled: SQLiteStore, scope: dict[str
 
 
 def _brute_force_all(store: SQLiteStore, q: np.ndarray, scope: dict[str, object]) -> list[str]:
-    where, params = query_module.filters(
+    where, params = filter_module.filters(
         "ns", kinds=scope.get("kinds", ("knowledge", "emotion", "experience")),  # type: ignore[arg-type]
         domains=scope.get("domains"), tasks=scope.get("tasks"),  # type: ignore[arg-type]
         tags=(), since=None, until=None, strict=False, current=True,
@@ -169,9 +170,9 @@ def test_index_refuses_attributes_of_the_wrong_shape() -> None:
 @pytest.fixture
 def small_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bounds scaled down so a few hundred records exercise every branch."""
-    monkeypatch.setattr(query_module, "COMMON_MIN_DOCS", 20)
-    monkeypatch.setattr(query_module, "MAX_SCORED", 40)
-    monkeypatch.setattr(query_module, "POOL_PER_HIT", 1)
+    monkeypatch.setattr(keyword_module, "COMMON_MIN_DOCS", 20)
+    monkeypatch.setattr(keyword_module, "MAX_SCORED", 40)
+    monkeypatch.setattr(keyword_module, "POOL_PER_HIT", 1)
 
 
 def test_a_rare_word_outranks_a_word_in_every_record(tmp_path: Path, small_bounds: None) -> None:

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from mindpilot.errors import ConfigError, ConflictError
-from mindpilot.mental_process import STORES, Knowledge, open_store
+from mindpilot.mental_process import Knowledge, open_store
 from mindpilot.mental_process.embed import Embedder, get_embedder
 from mindpilot.mental_process.sqlite import SQLiteStore
-from mindpilot.mental_process.sqlite_schema import MIGRATIONS, migrate, split_statements
+from mindpilot.mental_process.sqlite.schema import MIGRATIONS, migrate, split_statements
+from mindpilot.plugins import STORES
 
 
 def run_python(code: str) -> str:

@@ -1,98 +1,156 @@
 """The one core: a request in, a response with provenance out.
 
-The CLI, the HTTP server and the Python API (`AutopilotWithMentalProcess`) all call `Engine`.
+The CLI, the HTTP server and the Python API (`AutopilotWithMentalProcess`) all call `Engine`,
+and all open it the same way, `Engine.open(...)` (also `mindpilot.open`): the Autopilot, the
+Mental Process store and the audit log wired together.
 `(namespace, task, messages)` -> task profile -> self-taking (search the Mental Process) ->
 prompt composition -> the Autopilot generates -> text + the records used + timings.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mindpilot.autopilot.model import Autopilot, Prompt, _config
-from mindpilot.autopilot.types import (
+from mindpilot.autopilot.model import Autopilot
+from mindpilot.mental_process.records import Hit, TaskProfile
+from mindpilot.mental_process.store import Store, open_store
+from mindpilot.self_taking import TakenRecords, compose, take_from_mental_process
+from mindpilot.self_taking.while_decoding import RetrieveWhileDecoding
+from mindpilot.types import (
     Generation,
     GenerationConfig,
     Message,
+    Prompt,
+    Response,
     Stream,
+    UsedRecord,
     as_messages,
+    with_overrides,
 )
-from mindpilot.mental_process.records import Hit, TaskProfile
-from mindpilot.mental_process.store import Store
-from mindpilot.self_taking import Taken, compose, take
-from mindpilot.self_taking.while_decoding import RetrieveWhileDecoding
 
 if TYPE_CHECKING:
     from mindpilot.monitor.audit import AuditLog
 
 
 @dataclass(frozen=True)
-class UsedRecord:
-    """Provenance: one Mental Process record the answer was conditioned on."""
-
-    id: str
-    kind: str
-    version: int
-    similarity: float
-    score: float
-    stage: str = "prompt"  # "prompt": taken before generating; "decoding": taken mid-answer
-
-    @classmethod
-    def from_hit(cls, hit: Hit, stage: str = "prompt") -> UsedRecord:
-        record = hit.record
-        return cls(record.id, record.kind, record.version, hit.similarity, hit.score, stage)
-
-
-@dataclass(frozen=True)
-class Response:
-    """An answer and why it is what it is."""
-
-    text: str
-    namespace: str
-    task: str | None
-    used: tuple[UsedRecord, ...]  # records taken from the Mental Process, in prompt order
-    tone: str | None  # the emotional state the prompt asked for
-    prompt: tuple[Message, ...]  # the composed messages the model saw
-    generation: Generation
-    retrieval_s: float
-    compose_s: float
-    memory_tokens: int  # prompt tokens added by the Mental Process (composed - bare)
-    request: tuple[Message, ...] = ()  # the messages as the caller gave them
-    audit_id: str | None = None  # the audit log entry, when the engine keeps one
-    decode_searches: int = 0  # searches made mid-answer because the model was unsure
-    decode_retrieval_s: float = 0.0
-
-    @property
-    def used_ids(self) -> list[str]:
-        return [u.id for u in self.used]
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A request after self-taking, before generation."""
+class ComposedRequest:
+    """A request after self-taking and prompt composition, before generation."""
 
     namespace: str
     task: str | None
-    messages: tuple[Message, ...]
-    taken: Taken | None
+    messages: tuple[Message, ...]  # the composed prompt
+    taken: TakenRecords | None
     compose_s: float
     memory_tokens: int
     request: tuple[Message, ...] = ()  # the messages as the caller gave them
 
 
+def used_record(hit: Hit, stage: str = "prompt") -> UsedRecord:
+    """The provenance entry of a search hit that went into the prompt."""
+    record = hit.record
+    return UsedRecord(record.id, record.kind, record.version, hit.similarity, hit.score, stage)
+
+
 class Engine:
     """The Autopilot conditioned on the Mental Process by self-taking. With an `audit` log
-    (monitor.AuditLog), every finished response is recorded and carries its `audit_id`."""
+    (monitor.AuditLog), every finished response is recorded and carries its `audit_id`.
+
+    `autopilot` may be a loader (a callable returning the Autopilot), called on first use:
+    a server then answers memory calls and lists models (`model_name`) before the model loads.
+    """
 
     def __init__(
-        self, autopilot: Autopilot, store: Store | None = None, audit: AuditLog | None = None
+        self,
+        autopilot: Autopilot | Callable[[], Autopilot],
+        store: Store | None = None,
+        audit: AuditLog | None = None,
+        *,
+        model_name: str | None = None,
     ) -> None:
-        self.autopilot = autopilot
+        self._autopilot = autopilot if isinstance(autopilot, Autopilot) else None
+        self._load = None if isinstance(autopilot, Autopilot) else autopilot
+        self._load_lock = threading.Lock()
+        self._model_name = model_name
         self.store = store
         self.audit = audit
+        self._owned: list[Any] = []  # what `close` closes: what `open` opened
+
+    @classmethod
+    def open(
+        cls,
+        model: str | Autopilot | None = None,
+        *,
+        backend: str = "transformers",
+        store: Store | str | Path | None = None,
+        memory: bool = True,
+        audit: bool = True,
+        lazy: bool = False,
+        **options: Any,
+    ) -> Engine:
+        """The whole system, wired once for every shell: the Autopilot (`model` on `backend`;
+        None = the bundled default; `options` go to the backend; or an Autopilot already
+        loaded), the Mental Process (`store`:
+        an open Store, a path or URL, or None for the default file under MINDPILOT_HOME; no
+        store with `memory=False`) and the store's audit log (`audit`). `lazy` loads the
+        model on first use. Close it (or use `with`) to close what it opened."""
+        from mindpilot.monitor.audit import AuditLog
+
+        def load() -> Autopilot:
+            if isinstance(model, Autopilot):
+                return model
+            return Autopilot.load(model, backend=backend, **options)
+
+        opened = None
+        if memory and not isinstance(store, Store):
+            opened = open_store(store)
+        the_store = opened if opened is not None else (store if memory else None)
+        assert the_store is None or isinstance(the_store, Store)
+        log = AuditLog.for_store(the_store) if audit and the_store is not None else None
+        try:
+            name = None
+            if lazy and not isinstance(model, Autopilot):
+                name = Autopilot.name_of(model, backend)
+            engine = cls(load if lazy else load(), the_store, log, model_name=name)
+        except BaseException:
+            for thing in (log, opened):
+                if thing is not None:
+                    thing.close()
+            raise
+        engine._owned = [x for x in (log, opened) if x is not None]
+        return engine
+
+    @property
+    def autopilot(self) -> Autopilot:
+        """The frozen model (loaded now if the engine was given a loader)."""
+        with self._load_lock:
+            if self._autopilot is None:
+                assert self._load is not None
+                self._autopilot = self._load()
+            return self._autopilot
+
+    @property
+    def model_name(self) -> str:
+        """The base model's name, without loading it when it was given."""
+        if self._autopilot is None and self._model_name is not None:
+            return self._model_name
+        return self.autopilot.model_name
+
+    def close(self) -> None:
+        """Close the audit log and store that `open` opened (not ones passed in)."""
+        for thing in self._owned:
+            thing.close()
+        self._owned = []
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def prepare(
         self,
@@ -102,17 +160,28 @@ class Engine:
         namespace: str = "default",
         use_memory: bool = True,
         profile: TaskProfile | None = None,
-    ) -> Prepared:
+    ) -> ComposedRequest:
         """Self-taking and composition without generating. `profile` overrides the stored one."""
         messages = as_messages(prompt)
         if not (use_memory and task and self.store is not None):
-            return Prepared(namespace, task, tuple(messages), None, 0.0, 0, tuple(messages))
-        taken = take(self.store, namespace, task, messages, self.autopilot.count_text, profile)
+            return ComposedRequest(namespace, task, tuple(messages), None, 0.0, 0, tuple(messages))
+        taken = take_from_mental_process(
+            self.store, namespace, task, messages, self.autopilot.count_text, profile
+        )
+        return self.recompose(namespace, task, taken, messages)
+
+    def recompose(
+        self, namespace: str, task: str | None, taken: TakenRecords, messages: Sequence[Message]
+    ) -> ComposedRequest:
+        """Compose `messages` with records already taken, without searching again (a chat
+        that drops old turns to fit the context window keeps what its question found)."""
         started = time.perf_counter()
         composed = compose(taken, messages)
         compose_s = time.perf_counter() - started
         extra = self.autopilot.count_tokens(composed) - self.autopilot.count_tokens(messages)
-        return Prepared(namespace, task, tuple(composed), taken, compose_s, extra, tuple(messages))
+        return ComposedRequest(
+            namespace, task, tuple(composed), taken, compose_s, extra, tuple(messages)
+        )
 
     def respond(
         self,
@@ -150,7 +219,7 @@ class Engine:
 
     def stream_prepared(
         self,
-        prepared: Prepared,
+        prepared: ComposedRequest,
         config: GenerationConfig | None = None,
         *,
         session_id: str | None = None,
@@ -158,7 +227,7 @@ class Engine:
     ) -> Stream[Response]:
         """Generate for a request already through `prepare` (e.g. a chat fitting its history
         to the context window); `session_id` goes into the audit log."""
-        messages, config = list(prepared.messages), _config(config, overrides)
+        messages, config = list(prepared.messages), with_overrides(config, overrides)
         hook = self._hook(prepared)
         if hook is None:
             stream = self.autopilot.stream(messages, config)
@@ -166,7 +235,7 @@ class Engine:
             stream = self.autopilot.backend.stream_with_hook(messages, config, hook)
         return Stream(self._respond(prepared, stream, session_id, hook))
 
-    def _hook(self, prepared: Prepared) -> RetrieveWhileDecoding | None:
+    def _hook(self, prepared: ComposedRequest) -> RetrieveWhileDecoding | None:
         """Retrieval during decoding, where the backend can and the task allows it."""
         taken = prepared.taken
         if taken is None or self.store is None or not self.autopilot.consults_while_decoding:
@@ -182,7 +251,7 @@ class Engine:
 
     def _respond(
         self,
-        prepared: Prepared,
+        prepared: ComposedRequest,
         stream: Any,
         session_id: str | None = None,
         hook: RetrieveWhileDecoding | None = None,
@@ -190,9 +259,9 @@ class Engine:
         yield from stream
         generation: Generation = stream.finish()
         taken = prepared.taken
-        used = [UsedRecord.from_hit(h) for h in (taken.knowledge if taken else ())]
-        used += [UsedRecord.from_hit(h, "decoding") for h in (hook.added if hook else ())]
-        used += [UsedRecord.from_hit(h) for h in (taken.experiences if taken else ())]
+        used = [used_record(h) for h in (taken.knowledge if taken else ())]
+        used += [used_record(h, "decoding") for h in (hook.added if hook else ())]
+        used += [used_record(h) for h in (taken.experiences if taken else ())]
         if taken and taken.emotion:  # not searched for: the task's current state, always used
             emotion = taken.emotion
             used.append(UsedRecord(emotion.id, emotion.kind, emotion.version, 1.0, 1.0))
@@ -246,3 +315,7 @@ class AutopilotWithMentalProcess:
         return self.engine.respond(
             prompt, task=task, namespace=self.mental_process.namespace, **overrides
         )
+
+
+# The names of the first release, kept for one more.
+Prepared = ComposedRequest

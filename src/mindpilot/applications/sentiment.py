@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from mindpilot.autopilot.types import Message
-from mindpilot.engine import Engine, UsedRecord
+from mindpilot.engine import Engine, used_record
 from mindpilot.errors import ValidationError
 from mindpilot.mental_process.records import RetrievalSettings, TaskProfile
 from mindpilot.self_taking import task_profile
+from mindpilot.types import Message, UsedRecord
 
 DEFAULT_LABELS = ("positive", "negative")
 
@@ -62,7 +62,7 @@ def classify(
     return Classification(
         label=labels[best],
         probabilities=tuple(zip(labels, probabilities, strict=True)),
-        used=tuple(UsedRecord.from_hit(h) for h in taken.experiences) if taken else (),
+        used=tuple(used_record(h) for h in taken.experiences) if taken else (),
     )
 
 

@@ -1,9 +1,10 @@
 """The Autopilot System: the frozen pretrained language model behind a backend registry."""
 
-from mindpilot.autopilot.backend import BACKENDS, Backend
+from mindpilot.autopilot.backend import Backend
 from mindpilot.autopilot.loading import DEFAULT_MODEL
 from mindpilot.autopilot.model import Autopilot, create_autopilot_system
-from mindpilot.autopilot.types import (
+from mindpilot.plugins import BACKENDS  # kept here for callers of the first release
+from mindpilot.types import (
     Generation,
     GenerationConfig,
     Message,

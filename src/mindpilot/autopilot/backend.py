@@ -5,9 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from mindpilot.autopilot.types import DecodingHook, Generation, GenerationConfig, Message, Stream
 from mindpilot.errors import ConfigError
-from mindpilot.registry import Registry
+from mindpilot.types import DecodingHook, Generation, GenerationConfig, Message, Stream
 
 
 class Backend(ABC):
@@ -51,6 +50,3 @@ class Backend(ABC):
     def generate(self, messages: Sequence[Message], config: GenerationConfig) -> Generation:
         # Non-streaming is the stream drained: both paths give the same text by construction.
         return self.stream(messages, config).finish()
-
-
-BACKENDS: Registry[Backend] = Registry("backend")

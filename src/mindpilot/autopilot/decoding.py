@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from mindpilot.autopilot.types import GenerationConfig
+from mindpilot.types import GenerationConfig
 
 
 def choose_token(

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
-from mindpilot.autopilot.backend import BACKENDS, Backend
-from mindpilot.autopilot.types import Generation, GenerationConfig, Message, Stream, as_messages
-
-Prompt = str | Sequence[Message | dict[str, str]]
-
-
-def _ensure_builtin_backends() -> None:
-    # Built-ins register on import, through the same registry a plugin would use.
-    from mindpilot.autopilot import openai_backend, transformers_backend  # noqa: F401
+from mindpilot.autopilot.backend import Backend
+from mindpilot.plugins import BACKENDS
+from mindpilot.types import (
+    Generation,
+    GenerationConfig,
+    Prompt,
+    Stream,
+    as_messages,
+    with_overrides,
+)
 
 
 class Autopilot:
@@ -32,8 +31,17 @@ class Autopilot:
         cls, model: str | None = None, *, backend: str = "transformers", **options: Any
     ) -> Autopilot:
         """Load `model` (None = the bundled default) on the named backend."""
-        _ensure_builtin_backends()
         return cls(BACKENDS.create(backend, model, **options))
+
+    @staticmethod
+    def name_of(model: str | None, backend: str = "transformers") -> str:
+        """The name `load(model, backend=backend)` will report, without loading anything (a
+        server lists it before the first generation loads the model)."""
+        if backend == "transformers":
+            from mindpilot.autopilot.loading import resolve
+
+            return resolve(model).name
+        return model or backend
 
     @property
     def model_name(self) -> str:
@@ -47,13 +55,13 @@ class Autopilot:
         self, prompt: Prompt, config: GenerationConfig | None = None, **overrides: Any
     ) -> Generation:
         """Answer a prompt or chat messages. `overrides` are GenerationConfig fields."""
-        return self.backend.generate(as_messages(prompt), _config(config, overrides))
+        return self.backend.generate(as_messages(prompt), with_overrides(config, overrides))
 
     def stream(
         self, prompt: Prompt, config: GenerationConfig | None = None, **overrides: Any
     ) -> Stream[Generation]:
         """Like `generate`, as an iterator of text pieces; `.result` holds the Generation after."""
-        return self.backend.stream(as_messages(prompt), _config(config, overrides))
+        return self.backend.stream(as_messages(prompt), with_overrides(config, overrides))
 
     @property
     def consults_while_decoding(self) -> bool:
@@ -67,14 +75,6 @@ class Autopilot:
     def count_text(self, text: str) -> int:
         """Tokens of a bare piece of text."""
         return self.backend.count_text(text)
-
-
-def _config(config: GenerationConfig | None, overrides: dict[str, Any]) -> GenerationConfig:
-    config = config or GenerationConfig()
-    if "stop" in overrides and isinstance(overrides["stop"], str | list):
-        stop = overrides["stop"]
-        overrides["stop"] = (stop,) if isinstance(stop, str) else tuple(stop)
-    return replace(config, **overrides) if overrides else config
 
 
 def create_autopilot_system(model_name: str | None = None) -> tuple[Any, Any]:

@@ -11,8 +11,9 @@ import time
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from mindpilot.autopilot.backend import BACKENDS, Backend
-from mindpilot.autopilot.types import (
+from mindpilot.autopilot.backend import Backend
+from mindpilot.errors import BackendError, ConfigError, ModelNotFoundError
+from mindpilot.types import (
     Generation,
     GenerationConfig,
     Message,
@@ -20,7 +21,6 @@ from mindpilot.autopilot.types import (
     Timings,
     Usage,
 )
-from mindpilot.errors import BackendError, ConfigError, ModelNotFoundError
 
 
 class OpenAIBackend(Backend):
@@ -123,6 +123,3 @@ class OpenAIBackend(Backend):
             model=self.model_name,
             backend=self.name,
         )
-
-
-BACKENDS.register("openai")(OpenAIBackend)

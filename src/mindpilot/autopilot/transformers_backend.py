@@ -16,9 +16,10 @@ import torch
 
 from mindpilot import config as mp_config
 from mindpilot.autopilot import loading
-from mindpilot.autopilot.backend import BACKENDS, Backend
+from mindpilot.autopilot.backend import Backend
 from mindpilot.autopilot.decoding import IncrementalDecoder, StopMatcher, choose_token
-from mindpilot.autopilot.types import (
+from mindpilot.errors import ContextWindowError, ModelLoadError
+from mindpilot.types import (
     DecodingHook,
     Generation,
     GenerationConfig,
@@ -27,7 +28,6 @@ from mindpilot.autopilot.types import (
     Timings,
     Usage,
 )
-from mindpilot.errors import ContextWindowError, ModelLoadError
 
 
 def freeze(model: torch.nn.Module) -> torch.nn.Module:
@@ -215,6 +215,3 @@ def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
         value = getattr(source, "eos_token_id", None)
         ids.update(value if isinstance(value, list) else [value] if value is not None else [])
     return ids
-
-
-BACKENDS.register("transformers")(TransformersBackend.load)

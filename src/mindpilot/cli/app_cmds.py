@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mindpilot.cli.model_cmds import echo_sources, echo_stats, load_autopilot, model_options
+from mindpilot.cli.model_cmds import echo_sources, echo_stats, model_options, open_engine
 from mindpilot.cli.options import namespace_option, store_option
 
 
@@ -50,14 +50,11 @@ def classify(
     mindpilot memory add --kind experience --task sentiment "A dull film." --response negative
     """
     from mindpilot.applications import classify as run
-    from mindpilot.engine import Engine
-    from mindpilot.mental_process.store import open_store
 
     label_list = tuple(label.strip() for label in labels.split(","))
-    autopilot = load_autopilot(**load)
-    with open_store(store_path) as store:
+    with open_engine(load, store=store_path) as engine:
         result = run(
-            Engine(autopilot, store),
+            engine,
             text,
             task=task,
             namespace=namespace,
@@ -92,19 +89,19 @@ DEMO_FACT = (
 def demo(**load: Any) -> None:
     """A short scripted showcase on the bundled default model, offline: the frozen Autopilot,
     the Mental Process and self-taking, with provenance. Uses (and resets) namespace "demo"."""
-    from mindpilot.engine import Engine
     from mindpilot.mental_process import MentalProcess, TaskProfile
 
     say = _Narrator()
     say.step("1. The Autopilot System: a frozen pretrained model")
     started = time.perf_counter()
-    autopilot = load_autopilot(**load)
+    engine = open_engine(load)
+    autopilot = engine.autopilot
     seconds = time.perf_counter() - started
     say.line(f"Loaded {autopilot.model_name} ({autopilot.backend.name}) in {seconds:.1f} s.")
     _echo_frozen(autopilot.backend)
 
     say.step("2. The Mental Process: a task, its tone and a fact the model cannot know")
-    mp = MentalProcess(namespace=DEMO_NAMESPACE, actor="demo")
+    mp = MentalProcess(namespace=DEMO_NAMESPACE, store=engine.store, actor="demo")
     if DEMO_NAMESPACE in mp.store.namespaces():
         mp.delete_scope()  # only this namespace: the demo never touches your other memories
     mp.put_task(
@@ -123,7 +120,6 @@ def demo(**load: Any) -> None:
     say.line("task 'support' (expertise: zentrix), emotional state: Empathy")
     say.line(f"knowledge {fact.id}: {DEMO_FACT}")
 
-    engine = Engine(autopilot, mp.store)
     question = "How long is the warranty on the Zentrix Aurora kettle?"
     say.step("3. Self-taking: the same question with and without the Mental Process")
     response = _ask(say, engine, question, use_memory=True)
@@ -140,7 +136,7 @@ def demo(**load: Any) -> None:
     response = _ask(say, engine, "What is the capital of France?", use_memory=True)
     knowledge = [u for u in response.used if u.kind == "knowledge"]
     say.line(f"knowledge records taken: {len(knowledge)} (only the task's tone applies)")
-    mp.close()
+    engine.close()
 
 
 def _ask(say: _Narrator, engine: Any, question: str, *, use_memory: bool) -> Any:

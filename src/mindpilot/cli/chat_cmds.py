@@ -9,15 +9,13 @@ from typing import Any
 import click
 
 from mindpilot import config
-from mindpilot.autopilot.types import GenerationConfig
+from mindpilot.applications.chat import Chat, ChatSession, Sessions
 from mindpilot.cli.memory_cmds import used_lines
-from mindpilot.cli.model_cmds import load_autopilot, model_options
+from mindpilot.cli.model_cmds import model_options, open_engine
 from mindpilot.cli.options import namespace_option, store_option
-from mindpilot.engine import Engine, Response
 from mindpilot.errors import MindpilotError, ValidationError
-from mindpilot.mental_process.store import open_store
 from mindpilot.monitor.audit import AuditLog
-from mindpilot.sessions import Chat, ChatSession, Sessions
+from mindpilot.types import GenerationConfig, Response
 
 HELP = "commands: /good [note], /bad [note], /sources, /new, /quit (or end of input)"
 
@@ -140,14 +138,12 @@ def chat(
     the records it used, /new starts a new session, /quit ends."""
     gen = GenerationConfig(max_new_tokens=max_tokens, temperature=temperature)
     with (
-        open_store(store_path) as store,
-        AuditLog(store) as audit,
-        Sessions(store) as sessions,
+        open_engine(load, store=store_path, lazy=True) as engine,
+        Sessions(engine.store) as sessions,
     ):
         session = _resumed(sessions, namespace, session_id, task)
-        engine = Engine(load_autopilot(**load), store, audit)
         session = session or sessions.create(namespace, task)
-        Conversation(Chat(engine, sessions), audit, session, gen).run()
+        Conversation(Chat(engine, sessions), engine.audit, session, gen).run()
 
 
 COMMANDS: list[click.Command] = [chat]

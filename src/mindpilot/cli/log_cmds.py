@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from mindpilot.applications.chat import Sessions
 from mindpilot.cli.memory_cmds import (
     emit_json,
     opened,
@@ -18,7 +19,6 @@ from mindpilot.cli.memory_cmds import (
     when,
 )
 from mindpilot.monitor.audit import AuditEntry, AuditLog
-from mindpilot.sessions import Sessions
 
 
 @contextmanager

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 import click
 
 from mindpilot.cli.options import namespace_option, store_option
-from mindpilot.engine import UsedRecord
 from mindpilot.errors import NotFoundError, ValidationError
 from mindpilot.mental_process.records import (
     KINDS,
@@ -25,6 +24,7 @@ from mindpilot.mental_process.records import (
     Record,
 )
 from mindpilot.mental_process.store import SEARCH_MODES, Store, open_store
+from mindpilot.types import UsedRecord
 
 SNIPPET_CHARS = 90
 F = TypeVar("F", bound=Callable[..., Any])

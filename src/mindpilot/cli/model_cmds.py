@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +46,22 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def load_autopilot(
+def model_spec(
     model: str | None, backend: str, base_url: str | None, api_key: str | None, threads: int | None
-) -> Any:
-    from mindpilot.autopilot import Autopilot
-
+) -> dict[str, Any]:
+    """The `model_options` as `Engine.open` arguments."""
     if backend == "openai":
-        return Autopilot.load(model, backend="openai", base_url=base_url, api_key=api_key)
+        return {"model": model, "backend": backend, "base_url": base_url, "api_key": api_key}
     if base_url or api_key:
         raise ConfigError("--base-url and --api-key only apply to --backend openai")
-    return Autopilot.load(model, backend=backend, threads=threads)
+    return {"model": model, "backend": backend, "threads": threads}
+
+
+def open_engine(load: dict[str, Any], **wiring: Any) -> Any:
+    """`Engine.open` on the `model_options` (`load`); `wiring`: store, memory, audit, lazy."""
+    from mindpilot.engine import Engine
+
+    return Engine.open(**model_spec(**load), **wiring)
 
 
 def task_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,22 +79,6 @@ def task_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for decorate in reversed(decorators):
         command = decorate(command)
     return command
-
-
-@contextmanager
-def open_engine(load: dict[str, Any], task: str | None, store_path: Path | None) -> Iterator[Any]:
-    """The engine on the loaded Autopilot; the store (and its audit log) is opened only when a
-    task needs it."""
-    from mindpilot.engine import Engine
-    from mindpilot.mental_process.store import open_store
-    from mindpilot.monitor.audit import AuditLog
-
-    autopilot = load_autopilot(**load)
-    if task is None:
-        yield Engine(autopilot)
-        return
-    with open_store(store_path) as store:
-        yield Engine(autopilot, store, audit=AuditLog.for_store(store))
 
 
 def echo_sources(response: Any, store: Any, *, err: bool = True) -> None:
@@ -149,7 +138,8 @@ def generate(
         max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed
     )
     messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
-    with open_engine(load, task, store_path) as engine:
+    # the store (and its audit log) is opened only when a task needs it
+    with open_engine(load, store=store_path, memory=task is not None) as engine:
         stream = engine.stream(messages, task=task, namespace=namespace, config=config)
         for piece in stream:
             click.echo(piece, nl=False)
@@ -174,11 +164,10 @@ def echo_stats(result: Any, *, err: bool = True) -> None:
 @click.command()
 def models() -> None:
     """Show the default model, the converted-model cache and the backends."""
-    from mindpilot.autopilot import BACKENDS, DEFAULT_MODEL, loading
-    from mindpilot.autopilot.model import _ensure_builtin_backends
+    from mindpilot.autopilot import DEFAULT_MODEL, loading
     from mindpilot.errors import ModelNotFoundError
+    from mindpilot.plugins import BACKENDS
 
-    _ensure_builtin_backends()
     try:
         source = loading.resolve(None)
         click.echo(f"default model: {DEFAULT_MODEL}  ({source.folder / (source.gguf or '')})")

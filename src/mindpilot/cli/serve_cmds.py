@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mindpilot.cli.model_cmds import load_autopilot, model_options
+from mindpilot.cli.model_cmds import model_options, open_engine
 from mindpilot.cli.options import namespace_option, store_option
 from mindpilot.errors import ConfigError
 
@@ -73,7 +73,6 @@ def serve(
     import uvicorn
 
     from mindpilot.mental_process.records import check_namespace
-    from mindpilot.mental_process.store import open_store
     from mindpilot.server import create_app
     from mindpilot.server.keys import KeyStore
 
@@ -85,18 +84,17 @@ def serve(
         )
     check_namespace(namespace)
     keys = None if open_mode else KeyStore.default()
-    autopilot = load_autopilot(**load)
-    with open_store(store_path) as store:
+    # The model loads now, not at the first request: a wrong --model fails before serving.
+    with open_engine(load, store=store_path) as engine:
         app = create_app(
-            store,
-            lambda: autopilot,
+            engine,
             open_mode=open_mode,
             open_namespace=namespace,
             keys=keys,
             queue_size=queue_size,
             max_body_bytes=max_body,
         )
-        _announce(host, port, autopilot.model_name, keys)
+        _announce(host, port, engine.model_name, keys)
         uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -20,7 +20,8 @@ from mindpilot.mental_process.records import (
     RetrievalSettings,
     TaskProfile,
 )
-from mindpilot.mental_process.store import STORES, Store, open_store
+from mindpilot.mental_process.store import Store, open_store
+from mindpilot.plugins import STORES  # kept here for callers of the first release
 
 __all__ = [
     "KINDS",

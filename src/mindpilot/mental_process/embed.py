@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from mindpilot.errors import ModelLoadError, ModelNotFoundError, ValidationError
-from mindpilot.registry import Registry
+from mindpilot.plugins import EMBEDDERS
 
 if TYPE_CHECKING:
     import torch
@@ -44,8 +44,6 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
-
-EMBEDDERS: Registry[Embedder] = Registry("embedder")
 
 _instances: dict[str, Embedder] = {}
 _instances_lock = threading.Lock()
@@ -232,7 +230,3 @@ class HashingEmbedder:
                 out[row, bucket], norm = sign, 1.0
             out[row] /= norm
         return out
-
-
-EMBEDDERS.register("minilm")(MiniLMEmbedder)
-EMBEDDERS.register("hashing")(HashingEmbedder)

@@ -134,12 +134,24 @@ class MentalProcess:
 
     def add(self, record: Record) -> Record:
         """Store any record in this namespace (its own namespace field is replaced)."""
-
         return self.store.add(
             dataclasses.replace(record, namespace=self.namespace), actor=self.actor
         )
 
-    # ---- the rest of the store, bound to this namespace -------------------------------------
+    # ---- the rest of the store, bound to this namespace ---------------------------------------
+    # Each method has its `Store` method's parameters minus `namespace` and `actor` (the
+    # facade's own); tests/test_mental_process.py fails if the two drift apart.
+    def add_many(
+        self,
+        records: Sequence[Record],
+        *,
+        progress: bool = False,
+        vectors: np.ndarray | None = None,
+    ) -> builtins.list[Record]:
+        """See `Store.add_many` (each record's namespace is replaced by this one)."""
+        mine = [dataclasses.replace(r, namespace=self.namespace) for r in records]
+        return self.store.add_many(mine, actor=self.actor, progress=progress, vectors=vectors)
+
     def get(self, record_id: str) -> Record:
         return self.store.get(self.namespace, record_id)
 
@@ -147,15 +159,32 @@ class MentalProcess:
         return self.store.update(self.namespace, record_id, actor=self.actor, **fields)
 
     def supersede(self, old_id: str, domain: str, text: str, *, source: str = "") -> Knowledge:
+        """Replace a knowledge record by new text (a convenience over `Store.supersede`, which
+        takes the new record)."""
         new = Knowledge(namespace=self.namespace, domain=domain, text=text, source=source)
         return self.store.supersede(self.namespace, old_id, new, actor=self.actor)  # type: ignore[return-value]
 
     def delete(self, record_id: str) -> None:
         self.store.delete(self.namespace, record_id, actor=self.actor)
 
-    def list(self, **filters: object) -> builtins.list[Record]:
-        """See `Store.list` for the filters."""
-        return self.store.list(self.namespace, **filters)  # type: ignore[arg-type]
+    def list(
+        self,
+        *,
+        kind: Kind | None = None,
+        domain: str | None = None,
+        task: str | None = None,
+        tags: Sequence[str] = (),
+        since: float | None = None,
+        until: float | None = None,
+        include_superseded: bool = False,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> builtins.list[Record]:
+        """See `Store.list`."""
+        return self.store.list(
+            self.namespace, kind=kind, domain=domain, task=task, tags=tags, since=since,
+            until=until, include_superseded=include_superseded, limit=limit, offset=offset,
+        )  # fmt: skip
 
     def search(
         self,
@@ -164,14 +193,17 @@ class MentalProcess:
         kinds: Sequence[Kind] = KINDS,
         domains: Sequence[str] | None = None,
         tasks: Sequence[str] | None = None,
+        tags: Sequence[str] = (),
+        since: float | None = None,
+        until: float | None = None,
         k: int = 10,
         mode: SearchMode = "hybrid",
         query_vector: np.ndarray | None = None,
     ) -> builtins.list[Hit]:
         """See `Store.search` (and `Hit` for the score contract)."""
         return self.store.search(
-            self.namespace, query, kinds=kinds, domains=domains, tasks=tasks, k=k, mode=mode,
-            query_vector=query_vector,
+            self.namespace, query, kinds=kinds, domains=domains, tasks=tasks, tags=tags,
+            since=since, until=until, k=k, mode=mode, query_vector=query_vector,
         )  # fmt: skip
 
     def current_emotion(self, task: str) -> Emotion | None:
@@ -187,7 +219,6 @@ class MentalProcess:
         return self.store.delete_scope(self.namespace, task=task, domain=domain, actor=self.actor)
 
     def put_task(self, profile: TaskProfile) -> TaskProfile:
-
         return self.store.put_task(
             dataclasses.replace(profile, namespace=self.namespace), actor=self.actor
         )
@@ -197,6 +228,12 @@ class MentalProcess:
 
     def list_tasks(self) -> builtins.list[TaskProfile]:
         return self.store.list_tasks(self.namespace)
+
+    def delete_task(self, name: str) -> None:
+        self.store.delete_task(self.namespace, name, actor=self.actor)
+
+    def import_records(self, records: Sequence[Record], tasks: Sequence[TaskProfile]) -> int:
+        return self.store.import_records(self.namespace, records, tasks, actor=self.actor)
 
     def export_jsonl(self, fp: IO[str]) -> int:
         return self.store.export_jsonl(self.namespace, fp)

@@ -242,7 +242,8 @@ UPDATABLE: dict[str, frozenset[str]] = {
 }
 
 
-# Far past any use (a prompt holds a few thousand tokens), low enough that no search breaks.
+# Far past any use (a prompt holds a few thousand tokens), low enough that no search breaks;
+# the one bound on hits per search and records per task setting, for every shell.
 MAX_TOP_K = 1000
 MAX_BUDGET_TOKENS = 1_000_000
 

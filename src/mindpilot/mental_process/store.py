@@ -1,7 +1,8 @@
-"""The store interface every backend implements, and the registry that names backends.
+"""The store interface every backend implements, and `open_store`, which picks one by URL.
 
-A backend (the embedded SQLite store, a later PostgreSQL one) subclasses `Store`, registers
-itself in `STORES` and passes the shared conformance suite (tests/test_store_conformance.py).
+A backend (the embedded SQLite store, a later PostgreSQL one) subclasses `Store`, is declared
+under the entry-point group "mindpilot.stores" (read by `mindpilot.plugins.STORES`; the URL
+scheme is its name) and passes the shared conformance suite (tests/test_store_conformance.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from mindpilot.mental_process.records import (
     check_namespace,
     record_from_dict,
 )
-from mindpilot.registry import Registry
+from mindpilot.plugins import STORES
 
 if TYPE_CHECKING:
     from mindpilot.mental_process.embed import Embedder
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 SearchMode = Literal["hybrid", "keyword", "vector"]
 SEARCH_MODES: tuple[str, ...] = ("hybrid", "keyword", "vector")
 DEFAULT_MAX_RECORD_CHARS = 100_000
-
-STORES: Registry[Store] = Registry("store")
 
 
 def default_embedder_name() -> str:
@@ -63,7 +62,6 @@ def open_store(
     """Open a store: a file path or "sqlite:///path" (embedded), or "<backend>://..." for a
     registered backend. None opens the default store file under MINDPILOT_HOME."""
     from mindpilot import config
-    from mindpilot.mental_process import sqlite as _builtin  # noqa: F401  (registers "sqlite")
 
     target = str(url_or_path) if url_or_path is not None else str(config.default_store_path())
     scheme, sep, rest = target.partition("://")

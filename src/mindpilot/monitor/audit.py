@@ -20,15 +20,14 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mindpilot.autopilot.types import Message
-from mindpilot.engine import UsedRecord
 from mindpilot.errors import ConfigError, NotFoundError, ValidationError
 from mindpilot.mental_process.records import Experience, check_namespace
-from mindpilot.mental_process.sqlite_schema import connect
+from mindpilot.mental_process.sqlite import connect
 from mindpilot.mental_process.store import Store
+from mindpilot.types import Message, UsedRecord
 
 if TYPE_CHECKING:
-    from mindpilot.engine import Response
+    from mindpilot.types import Response
 
 # Columns in the order `_entry` reads them.
 COLUMNS = (

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from mindpilot.autopilot.types import Message
 from mindpilot.mental_process.records import Experience, Hit, Knowledge
-from mindpilot.self_taking.policy import Taken
+from mindpilot.self_taking.policy import TakenRecords
+from mindpilot.types import Message
 
 
-def compose(taken: Taken, messages: Sequence[Message]) -> list[Message]:
+def compose(taken: TakenRecords, messages: Sequence[Message]) -> list[Message]:
     """The messages to send to the model. Unchanged when nothing was taken and the task has
     no persona: a request that needs nothing gets nothing."""
     system = _system_text(taken)
@@ -30,7 +30,7 @@ def compose(taken: Taken, messages: Sequence[Message]) -> list[Message]:
     return head + _examples(taken.experiences) + conversation
 
 
-def _system_text(taken: Taken) -> str:
+def _system_text(taken: TakenRecords) -> str:
     profile = taken.profile
     lines = []
     if profile.personality:

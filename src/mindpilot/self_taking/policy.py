@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from mindpilot.autopilot.types import Message
 from mindpilot.errors import NotFoundError
 from mindpilot.mental_process.records import Emotion, Experience, Hit, Kind, TaskProfile
 from mindpilot.mental_process.store import Store
+from mindpilot.types import Message
 
 # Two hits whose word sets overlap this much say the same thing; keep the better one.
 DUPLICATE_JACCARD = 0.8
@@ -25,7 +25,7 @@ OVERFETCH = 3
 
 
 @dataclass(frozen=True)
-class Taken:
+class TakenRecords:
     """What self-taking took for one request, and what it left out (counts)."""
 
     profile: TaskProfile
@@ -57,14 +57,14 @@ def retrieval_query(messages: Sequence[Message]) -> str:
     return "\n".join(turns[-2:])
 
 
-def take(
+def take_from_mental_process(
     store: Store,
     namespace: str,
     task: str,
     messages: Sequence[Message],
     count_tokens: Callable[[str], int],
     profile: TaskProfile | None = None,
-) -> Taken:
+) -> TakenRecords:
     """Search the Mental Process for what this request needs; see the module docstring.
     `profile` overrides the stored one (an application may bring its own settings)."""
     started = time.perf_counter()
@@ -89,7 +89,7 @@ def take(
         settings.experience_tokens,
         count_tokens,
     )
-    return Taken(
+    return TakenRecords(
         profile=profile,
         query=query,
         knowledge=kept_k,

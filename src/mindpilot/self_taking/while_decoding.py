@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from mindpilot.autopilot.types import Message
 from mindpilot.mental_process.records import Hit
 from mindpilot.mental_process.store import Store
 from mindpilot.self_taking.compose import compose
-from mindpilot.self_taking.policy import Taken, search_knowledge, select
+from mindpilot.self_taking.policy import TakenRecords, search_knowledge, select
+from mindpilot.types import Message
 
 # An answer's first tokens only restate the question, which was searched already.
 MIN_ANSWER_CHARS = 12
@@ -35,7 +35,7 @@ class RetrieveWhileDecoding:
         self,
         store: Store,
         namespace: str,
-        taken: Taken,
+        taken: TakenRecords,
         request: Sequence[Message],
         count_text: Callable[[str], int],
     ) -> None:
@@ -46,7 +46,7 @@ class RetrieveWhileDecoding:
         self.added: list[Hit] = []  # knowledge taken while decoding, in the order taken
         self.retrieval_s = 0.0
         self.messages: tuple[Message, ...] | None = None  # the prompt after the last accept
-        self._pending: Taken | None = None
+        self._pending: TakenRecords | None = None
         self._searched_at = -MIN_CHARS_BETWEEN
 
     def consult(self, answer: str, confidence: float) -> Sequence[Message] | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
+from mindpilot.errors import ConfigError
 from mindpilot.server import errors, memory_routes, openai_routes
 from mindpilot.server.deps import ServerState, get_state
 from mindpilot.server.keys import KeyStore
@@ -16,8 +17,7 @@ from mindpilot.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from mindpilot.server.queue import GenerationQueue, QueueStats
 
 if TYPE_CHECKING:
-    from mindpilot.autopilot.model import Autopilot
-    from mindpilot.mental_process.store import Store
+    from mindpilot.engine import Engine
 
 DEFAULT_QUEUE = 16
 
@@ -28,8 +28,7 @@ class Health(BaseModel):
 
 
 def create_app(
-    store: Store,
-    load_autopilot: Callable[[], Autopilot],
+    engine: Engine,
     *,
     open_mode: bool = False,
     open_namespace: str = "default",
@@ -37,16 +36,18 @@ def create_app(
     queue_size: int = DEFAULT_QUEUE,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
-    """The mindpilot HTTP API over `store`; the Autopilot loads on the first generation.
+    """The mindpilot HTTP API over `engine` and its store (open it with
+    `Engine.open(..., lazy=True)` to load the model on the first generation).
 
     Without `open_mode`, callers need an API key of `keys` (default: the installation's key
     file); `queue_size` generations may wait while one runs, more are refused with 429."""
-    from mindpilot.monitor.audit import AuditLog
-
+    if engine.store is None:
+        raise ConfigError(
+            "the server needs the engine's Mental Process store",
+            hint="open the engine with a store: Engine.open(store=...)",
+        )
     state = ServerState(
-        store=store,
-        audit=AuditLog.for_store(store),
-        load_autopilot=load_autopilot,
+        engine=engine,
         open_mode=open_mode,
         open_namespace=open_namespace,
         keys=None if open_mode else keys or KeyStore.default(),

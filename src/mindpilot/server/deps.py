@@ -6,8 +6,6 @@ isolation guarantee between API keys.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,7 +15,6 @@ from mindpilot.server.keys import HOW_TO_GET_A_KEY, KeyStore
 from mindpilot.server.queue import GenerationQueue
 
 if TYPE_CHECKING:
-    from mindpilot.autopilot.model import Autopilot
     from mindpilot.engine import Engine
     from mindpilot.mental_process.store import Store
     from mindpilot.monitor.audit import AuditLog
@@ -25,27 +22,26 @@ if TYPE_CHECKING:
 
 @dataclass
 class ServerState:
-    """What one running server holds. The Autopilot loads on first use (`engine()`), so the
-    Mental Process REST API answers at once and tests of it never load a model."""
+    """What one running server holds: the one engine (opened by `Engine.open`, lazily, so the
+    Mental Process REST API and `/v1/models` answer before the model loads), the keys and the
+    generation queue."""
 
-    store: Store
-    audit: AuditLog | None
-    load_autopilot: Callable[[], Autopilot]
+    engine: Engine
     open_mode: bool = False  # no API keys: every caller is in `open_namespace`
     open_namespace: str = "default"
     keys: KeyStore | None = None  # required unless open_mode
     queue: GenerationQueue = field(default_factory=GenerationQueue)
-    _engine: Engine | None = field(default=None, repr=False)
-    _engine_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def engine(self) -> Engine:
-        """The one engine of this server (loads the Autopilot the first time)."""
-        from mindpilot.engine import Engine
+    @property
+    def store(self) -> Store:
+        store = self.engine.store
+        if store is None:  # create_app refuses an engine without a store
+            raise RuntimeError("the server's engine has no Mental Process store")
+        return store
 
-        with self._engine_lock:
-            if self._engine is None:
-                self._engine = Engine(self.load_autopilot(), self.store, self.audit)
-            return self._engine
+    @property
+    def audit(self) -> AuditLog | None:
+        return self.engine.audit
 
 
 def get_state(request: Request) -> ServerState:

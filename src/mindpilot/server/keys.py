@@ -19,7 +19,7 @@ from pathlib import Path
 from mindpilot import config
 from mindpilot.errors import NotFoundError, ValidationError
 from mindpilot.mental_process.records import check_namespace
-from mindpilot.mental_process.sqlite_schema import migrate
+from mindpilot.mental_process.sqlite import migrate
 
 KEY_PREFIX = "mp-"
 

@@ -23,7 +23,14 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from mindpilot.mental_process.records import Change, Hit, Kind, Record, RetrievalSettings
+from mindpilot.mental_process.records import (
+    MAX_TOP_K,
+    Change,
+    Hit,
+    Kind,
+    Record,
+    RetrievalSettings,
+)
 from mindpilot.mental_process.records import TaskProfile as _TaskProfile
 from mindpilot.mental_process.store import SearchMode
 from mindpilot.server.deps import ServerState, caller_namespace, get_state
@@ -32,7 +39,6 @@ NAME_CHARS = 200  # domain, task, state, tag-like names
 TEXT_CHARS = 1_000_000  # free text; the store's own record limit (default 100k) answers 413
 SOURCE_CHARS = 2_000
 QUERY_CHARS = 10_000
-MAX_TOP_K = 100  # search hits per request (the store ranks 3 * top_k candidates)
 MAX_LIST = 100  # filter values per list (domains, tasks, tags, expertise)
 
 

@@ -19,8 +19,6 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from mindpilot.autopilot.types import GenerationConfig, Message, Stream
-from mindpilot.engine import Response
 from mindpilot.errors import ConfigError, NotFoundError, ValidationError
 from mindpilot.server.deps import ServerState, caller_namespace, get_state
 from mindpilot.server.errors import error_docs
@@ -36,6 +34,7 @@ from mindpilot.server.openai_schemas import (
 )
 from mindpilot.server.openai_stream import ChunkHeader, sse_events
 from mindpilot.server.queue import ClientGone
+from mindpilot.types import GenerationConfig, Message, Response, Stream
 
 router = APIRouter(tags=["OpenAI-compatible"])
 
@@ -126,7 +125,7 @@ def _start(
     config: GenerationConfig,
 ) -> Stream[Response]:
     """Runs in the generation worker: self-taking, then the stream (not yet decoding)."""
-    engine = state.engine()
+    engine = state.engine
     prepared = engine.prepare(messages, task=task, namespace=namespace, use_memory=bool(task))
     return engine.stream_prepared(prepared, config)
 
@@ -149,7 +148,7 @@ def _completion(header: ChunkHeader, response: Response) -> ChatCompletion:
 
 def _resolve_model(state: ServerState, namespace: str, model: str) -> str | None:
     """The task a model name stands for; None for the base model (no Mental Process)."""
-    if model == state.engine().autopilot.model_name:
+    if model == state.engine.model_name:
         return None
     if _is_task(state, namespace, model):
         return model
@@ -168,7 +167,7 @@ def _is_task(state: ServerState, namespace: str, name: str) -> bool:
 
 
 def _model_cards(state: ServerState, namespace: str) -> list[ModelCard]:
-    base = state.engine().autopilot.model_name
+    base = state.engine.model_name
     cards = [ModelCard(id=base, created=0, owned_by="mindpilot", description="the base model")]
     for profile in state.store.list_tasks(namespace):
         cards.append(

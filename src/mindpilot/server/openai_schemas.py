@@ -10,8 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mindpilot.autopilot.types import Message
-from mindpilot.engine import Response, UsedRecord
+from mindpilot.types import Message, Response, UsedRecord
 
 # torch's generator accepts seeds in this range.
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from mindpilot.engine import Response
 from mindpilot.server.errors import error_body, status_and_message
 from mindpilot.server.openai_schemas import (
     ChatCompletionChunk,
@@ -28,6 +27,7 @@ from mindpilot.server.openai_schemas import (
     usage_of,
 )
 from mindpilot.server.queue import Job
+from mindpilot.types import Response
 
 log = logging.getLogger("mindpilot.server")
 

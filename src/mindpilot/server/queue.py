@@ -19,8 +19,7 @@ from typing import Any, Literal
 
 from fastapi import HTTPException, Request
 
-from mindpilot.autopilot.types import Stream
-from mindpilot.engine import Response
+from mindpilot.types import Response, Stream
 
 # How often a waiting request checks whether its client is still connected (seconds).
 DISCONNECT_POLL_S = 0.2

@@ -1,6 +1,6 @@
 """Retrieval speed on this machine: query embedding, vector search at scale, chunking.
 
-    python -m benchmarks.search_speed [--sizes 1000,10000,100000] [--quick] [--threads 1]
+    python -m mindpilot.bench.search_speed [--sizes 1000,10000,100000] [--quick] [--threads 1]
 
 Data: a few thousand generated support/product sentences embedded with the bundled MiniLM
 (that run also gives batch throughput). Indexes past that size are filled with synthetic
@@ -11,7 +11,8 @@ other generated sentences, never in the index.
 
 Baseline, measured in the same run: the exact numpy scan (`VectorIndex` below its
 `ann_threshold`). ANN figures are also given as ratios to it; recall@10 is against it.
-Writes docs/benchmarks/search_speed.json and .md, and prints the Markdown table.
+Writes OUT/search_speed.json and .md (`--out`, default $MINDPILOT_HOME/bench), and prints
+the Markdown table.
 `mindpilot bench speed` runs it with the others (`run`).
 """
 
@@ -22,14 +23,14 @@ import os
 import random
 import time
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.common import (
+from mindpilot.bench.common import (
     EMBEDDER,
-    OUT_DIR,
+    add_out_option,
+    default_out_dir,
     machine,
     percentiles,
     pp,
@@ -113,12 +114,12 @@ def main() -> None:
     parser.add_argument("--sizes", default=",".join(map(str, FULL_SIZES)))
     parser.add_argument("--quick", action="store_true", help="sizes 1000,10000; fewer queries")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (mem0 used 1)")
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    add_out_option(parser)
     args = parser.parse_args()
     sizes = None if args.quick else tuple(int(s) for s in args.sizes.split(","))
     results = run(args.quick, sizes, args.threads)
     table = report(results)
-    write_results(args.out, NAME, TITLE, results, table)
+    write_results(args.out or default_out_dir(), NAME, TITLE, results, table)
     print(table)
 
 

@@ -1,8 +1,8 @@
 """Store-level speed through the real `SQLiteStore`: single add, bulk ingest and search.
 
-    python -m benchmarks.store_speed [--sizes 1000,10000,100000] [--quick] [--threads 1]
+    python -m mindpilot.bench.store_speed [--sizes 1000,10000,100000] [--quick] [--threads 1]
 
-Data: the 10,605 rated movie-review sentences of VADER (`mindpilot.datasets`), as knowledge
+Data: the 10,605 rated movie-review sentences of VADER (`mindpilot.bench.datasets`), as knowledge
 records spread over 10 domains. The first `--real` sentences are embedded with the bundled
 MiniLM; records past that are a sentence plus half of another, with the vector
 normalise(e_a + 0.5 e_b + noise) (as in search_speed.py), so FTS5 sees real, varied text and
@@ -16,7 +16,8 @@ filter (1 domain of 10); "with embedding" runs MiniLM on a new query each time (
 "without" passes `query_vector`. Queries are the first 8 words of sentences not in the store.
 Baseline, measured in the same run: an exact numpy scan over the same vectors (top 10 by
 cosine, the filter applied as a row mask). mem0's figures come from DESIGN.md (quoted, not
-re-run). Writes docs/benchmarks/store_speed.json and .md, and prints the Markdown.
+re-run). Writes OUT/store_speed.json and .md (`--out`, default $MINDPILOT_HOME/bench), and
+prints the Markdown.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import (
+from mindpilot.bench.common import (
     EMBEDDER,
-    OUT_DIR,
+    add_out_option,
+    default_out_dir,
     machine,
     percentiles,
     pp,
@@ -75,7 +77,7 @@ def run(
     }  # fmt: skip
     plan["real"] = real or plan["real"]
 
-    from mindpilot.datasets import vader_movie_reviews
+    from mindpilot.bench.datasets import vader_movie_reviews
     from mindpilot.mental_process.embed import get_embedder
     from mindpilot.mental_process.store import open_store
 
@@ -121,12 +123,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="sizes 1000,10000; fewer samples")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (mem0 used 1)")
     parser.add_argument("--real", type=int, default=None, help="sentences embedded up front")
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    add_out_option(parser)
     args = parser.parse_args()
     sizes = None if args.quick else tuple(int(s) for s in args.sizes.split(","))
     results = run(args.quick, sizes, args.threads, args.real)
     text = report(results)
-    write_results(args.out, NAME, TITLE, results, text)
+    write_results(args.out or default_out_dir(), NAME, TITLE, results, text)
     print(text)
 
 

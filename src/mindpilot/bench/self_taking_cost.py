@@ -1,13 +1,13 @@
 """The cost of self-taking: the same requests with and without the Mental Process.
 
-    python -m benchmarks.self_taking_cost [--requests 8] [--tokens 48] [--distractors 2000]
-    python -m benchmarks.self_taking_cost --quick   # 2 requests, 8 tokens, 100 distractors
+    python -m mindpilot.bench.self_taking_cost [--requests 8] [--tokens 48] [--distractors 2000]
+    python -m mindpilot.bench.self_taking_cost --quick   # 2 requests, 8 tokens, 100 distractors
 
 A support task's knowledge holds 12 product facts among `--distractors` unrelated movie-review
 sentences (VADER's, from its sdist). Baseline, in the same run: the bare frozen model on the
 same questions. Reports retrieval / prompt processing / decoding time and the extra prompt
 tokens; wall time = retrieval + composition + prompt processing + decoding. Writes
-docs/benchmarks/self_taking_cost.json and .md.
+OUT/self_taking_cost.json and .md (`--out`, default $MINDPILOT_HOME/bench).
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import EMBEDDER, MODEL, OUT_DIR, machine, set_threads, write_results
+from mindpilot.bench.common import (
+    EMBEDDER,
+    MODEL,
+    add_out_option,
+    default_out_dir,
+    machine,
+    set_threads,
+    write_results,
+)
 
 FACTS = [
     f"The Zentrix {name} kettle has a {years}-year warranty and boils {litres} litres."
@@ -43,7 +51,7 @@ def run(
 ) -> dict[str, Any]:
     """The same questions through the Engine with and without the Mental Process."""
     from mindpilot.autopilot import Autopilot
-    from mindpilot.datasets import vader_movie_reviews
+    from mindpilot.bench.datasets import vader_movie_reviews
     from mindpilot.engine import Engine
     from mindpilot.mental_process import Knowledge, RetrievalSettings, TaskProfile, open_store
 
@@ -117,11 +125,11 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=None)
     parser.add_argument("--distractors", type=int, default=None)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    add_out_option(parser)
     args = parser.parse_args()
     results = run(args.quick, args.requests, args.tokens, args.distractors)
     text = report(results)
-    write_results(args.out, NAME, TITLE, results, text)
+    write_results(args.out or default_out_dir(), NAME, TITLE, results, text)
     print(text)
 
 

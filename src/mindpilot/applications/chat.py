@@ -1,4 +1,5 @@
-"""Chat sessions: multi-turn conversations, persisted per namespace, on the one engine.
+"""Customer-service chat, the proposal's third application: multi-turn conversations,
+persisted per namespace as sessions, on the one engine.
 
 `Sessions` keeps conversations in the store's SQLite file (tables `chat_sessions` and
 `chat_turns`, migration "0002_sessions_and_audit"). `Chat` answers the next user turn of a
@@ -25,13 +26,12 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mindpilot.autopilot.model import _config
-from mindpilot.autopilot.types import GenerationConfig, Message, Stream
-from mindpilot.engine import Engine, Prepared, Response
+from mindpilot.engine import ComposedRequest, Engine
 from mindpilot.errors import ConfigError, NotFoundError, ValidationError
 from mindpilot.mental_process.records import check_namespace
-from mindpilot.mental_process.sqlite_schema import connect
+from mindpilot.mental_process.sqlite import connect
 from mindpilot.mental_process.store import Store
+from mindpilot.types import GenerationConfig, Message, Response, Stream, with_overrides
 
 # The answer may take at most this share of the context window: a large max_new_tokens must
 # not crowd the whole conversation out (the backend still stops at the window's end).
@@ -221,7 +221,7 @@ class Chat:
         if not user_text.strip():
             raise ValidationError("the message is empty", hint="type something to answer")
         session = self.sessions.get(namespace, session_id)
-        config = _config(config, overrides)
+        config = with_overrides(config, overrides)
         user = Message("user", user_text)
         history = self.sessions.messages(namespace, session_id)
         prepared = self.fit(session, [*history, user], config)
@@ -230,7 +230,7 @@ class Chat:
 
     def fit(
         self, session: ChatSession, messages: Sequence[Message], config: GenerationConfig
-    ) -> Prepared:
+    ) -> ComposedRequest:
         """Self-taking and composition on the latest turns that fit the context window with
         room for the answer. The newest user turn always stays; if it alone is too long the
         backend says so (ContextWindowError)."""
@@ -238,13 +238,23 @@ class Chat:
         window = autopilot.context_window
         room = min(config.max_new_tokens, int(window * MAX_ANSWER_SHARE))
         messages = list(messages)
+        # Search once, with the whole conversation's latest turns; dropping old turns then
+        # only recomposes the prompt around the same records.
+        prepared = self.engine.prepare(messages, task=session.task, namespace=session.namespace)
         while True:
-            prepared = self.engine.prepare(messages, task=session.task, namespace=session.namespace)
             excess = autopilot.count_tokens(prepared.messages) + room - window
             shorter = _drop_oldest(messages, excess, autopilot.count_text)
             if excess <= 0 or len(shorter) == len(messages):
                 return prepared
             messages = shorter
+            if prepared.taken is None:  # no Mental Process: nothing to search again
+                prepared = self.engine.prepare(
+                    messages, task=session.task, namespace=session.namespace, use_memory=False
+                )
+            else:
+                prepared = self.engine.recompose(
+                    session.namespace, session.task, prepared.taken, messages
+                )
 
     def _store_turns(
         self, session: ChatSession, user: Message, stream: Stream[Response]

@@ -1,9 +1,9 @@
 """Sentiment accuracy against the number of labelled examples stored in the Mental Process.
 
-    python -m benchmarks.sentiment_curve [--quick]
+    python -m mindpilot.bench.sentiment_curve [--quick]
 
 Data: the human-rated movie-review sentences of VADER (Hutto & Gilbert 2014, from its sdist;
-see `mindpilot.datasets`), sentences rated at least 1 away from neutral. One fixed balanced
+see `mindpilot.bench.datasets`), sentences rated at least 1 away from neutral. One fixed balanced
 sample is classified at every k; the k stored examples (experiences of the task: sentence ->
 label) come from the other sentences, half of each label, each k's set a prefix of the next.
 `applications.sentiment.classify` shows the model the 4 most similar stored examples (all of
@@ -23,7 +23,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import EMBEDDER, MODEL, machine, set_threads, simple_main
+from mindpilot.bench.common import EMBEDDER, MODEL, machine, set_threads, simple_main
 
 NAME, TITLE = "sentiment_curve", "Sentiment accuracy vs stored labelled examples"
 STORED = (0, 4, 16, 64)
@@ -34,7 +34,7 @@ TASK = "sentiment"
 def run(quick: bool = False) -> dict[str, Any]:
     from mindpilot.applications.sentiment import DEFAULT_LABELS
     from mindpilot.autopilot import Autopilot
-    from mindpilot.datasets import balanced_sample, vader_movie_reviews
+    from mindpilot.bench.datasets import balanced_sample, vader_movie_reviews
     from mindpilot.engine import Engine
     from mindpilot.mental_process import open_store
 

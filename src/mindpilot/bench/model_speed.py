@@ -2,11 +2,12 @@
 tokens/s with 1 and 2 threads. Baseline, measured in the same run: Hugging Face's own
 `model.generate` (greedy, same prompt, same token count).
 
-    python -m benchmarks.model_speed [--tokens 64] [--repeats 3] [--quick]
+    python -m mindpilot.bench.model_speed [--tokens 64] [--repeats 3] [--quick]
 
 The full run converts the bundled GGUF in a fresh temporary cache (a true first load); --quick
 loads through the current cache (the first load converts only if nothing is cached yet).
-Writes docs/benchmarks/model_speed.json and .md, and prints the Markdown table.
+Writes OUT/model_speed.json and .md (`--out`, default $MINDPILOT_HOME/bench), and prints
+the Markdown table.
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from benchmarks.common import MODEL, OUT_DIR, machine, set_threads, write_results
+from mindpilot.bench.common import (
+    MODEL,
+    add_out_option,
+    default_out_dir,
+    machine,
+    set_threads,
+    write_results,
+)
 
 NAME, TITLE = "model_speed", "Default model speed"
 PROMPT = "Explain in a few sentences why the sky is blue."
@@ -152,11 +159,11 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    add_out_option(parser)
     args = parser.parse_args()
     results = run(args.quick, args.tokens, args.repeats)
     text = report(results)
-    write_results(args.out, NAME, TITLE, results, text)
+    write_results(args.out or default_out_dir(), NAME, TITLE, results, text)
     print(text)
 
 

@@ -1,9 +1,10 @@
 """Run the benchmarks, write each one's JSON and Markdown, and build the report.
 
-    python -m benchmarks.suite [speed|quality|all] [--quick] [--out DIR]
+    python -m mindpilot.bench.suite [speed|quality|all] [--quick] [--out DIR]
 
-(`mindpilot bench` is the same.) The report, DIR/REPORT.md with its PNG figures, covers every
-benchmark whose JSON is in DIR, so `speed` and `quality` can be run apart.
+(`mindpilot bench` is the same.) DIR defaults to $MINDPILOT_HOME/bench; the repository's
+report is written with `--out docs/benchmarks`. The report, DIR/REPORT.md with its PNG figures,
+covers every benchmark whose JSON is in DIR, so `speed` and `quality` can be run apart.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from benchmarks import (
+from mindpilot.bench import (
     model_speed,
     qa,
     search_speed,
@@ -26,7 +27,7 @@ from benchmarks import (
     server_speed,
     store_speed,
 )
-from benchmarks.common import OUT_DIR, write_results
+from mindpilot.bench.common import add_out_option, default_out_dir, write_results
 
 GROUPS: dict[str, tuple[ModuleType, ...]] = {
     "speed": (search_speed, store_speed, model_speed, self_taking_cost, server_speed),
@@ -39,7 +40,7 @@ def run_suite(
     which: str, *, quick: bool, out_dir: Path, echo: Callable[[str], None] = print
 ) -> Path:
     """Run the group `which` ("speed", "quality" or "all"); returns the report's path."""
-    from benchmarks.report import build_report
+    from mindpilot.bench.report import build_report
 
     for module in GROUPS[which]:
         echo(f"bench: {module.NAME}{' (quick)' if quick else ''}...")
@@ -61,9 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("which", nargs="?", default="all", choices=sorted(GROUPS))
     parser.add_argument("--quick", action="store_true", help="small sizes; a few minutes")
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    add_out_option(parser)
     args = parser.parse_args()
-    print(run_suite(args.which, quick=args.quick, out_dir=args.out))
+    print(run_suite(args.which, quick=args.quick, out_dir=args.out or default_out_dir()))
 
 
 if __name__ == "__main__":

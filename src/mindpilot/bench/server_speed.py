@@ -3,10 +3,11 @@ HTTP (the official openai client, streaming) against the baseline measured in th
 in-process `Engine.stream` for the same request; then 8 and 32 simultaneous clients (completed,
 errors by status, p50/p95 latency, throughput) with the default queue (1 running, 16 waiting).
 
-    python -m benchmarks.server_speed [--quick] [--out FOLDER]
+    python -m mindpilot.bench.server_speed [--quick] [--out FOLDER]
 
-Writes docs/benchmarks/server_speed.json and .md and prints the table. The server runs in this
-process (uvicorn in a thread, on loopback), so client and server share the machine's cores.
+Writes FOLDER/server_speed.json and .md (default $MINDPILOT_HOME/bench) and prints the table.
+The server runs in this process (uvicorn in a thread, on loopback), so client and server share
+the machine's cores.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import MODEL, default_out_dir, machine, set_threads, write_results
+from mindpilot.bench.common import (
+    MODEL,
+    add_out_option,
+    default_out_dir,
+    machine,
+    set_threads,
+    write_results,
+)
 
 NAME, TITLE = "server_speed", "Server speed"
 PROMPT = "Explain in a few sentences why the sky is blue."
@@ -31,9 +39,10 @@ PROMPT = "Explain in a few sentences why the sky is blue."
 def run(quick: bool = False) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from mindpilot.autopilot import Autopilot
+    from mindpilot.engine import Engine
     from mindpilot.mental_process import open_store
     from mindpilot.server import create_app
-    from mindpilot.server.in_thread import live_server
+    from mindpilot.server.background import live_server
 
     tokens, repeats = (16, 1) if quick else (64, 3)
     crowds, crowd_tokens = ((4,), 8) if quick else ((8, 32), 24)
@@ -41,10 +50,11 @@ def run(quick: bool = False) -> dict[str, Any]:
     autopilot = Autopilot.load()
     with tempfile.TemporaryDirectory() as folder:
         store = open_store(Path(folder) / "store.db", embedder="hashing")
-        app = create_app(store, lambda: autopilot, open_mode=True)
-        with live_server(app) as url:
-            single = measure_single(autopilot, url, tokens, repeats)
-            crowd = [measure_crowd(url, autopilot.model_name, n, crowd_tokens) for n in crowds]
+        with Engine.open(autopilot, store=store) as engine:
+            app = create_app(engine, open_mode=True)
+            with live_server(app) as url:
+                single = measure_single(autopilot, url, tokens, repeats)
+                crowd = [measure_crowd(url, autopilot.model_name, n, crowd_tokens) for n in crowds]
         store.close()
     return {
         "machine": machine(threads=1),
@@ -193,7 +203,7 @@ def report(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run (CI)")
-    parser.add_argument("--out", type=Path, default=None, help="folder for the results")
+    add_out_option(parser)
     args = parser.parse_args()
     results = run(quick=args.quick)
     text = report(results)

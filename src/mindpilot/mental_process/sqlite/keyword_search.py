@@ -1,0 +1,100 @@
+"""Keyword ranking of the SQLite store: FTS5 BM25 over `records_fts`, with stopwords left out
+and bounds that keep one query's cost near constant on big stores."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+_WORD = re.compile(r"\w+")
+# Left out of keyword queries (words match with OR, so "how do I" would rank any record
+# containing "do" first); a query made only of them keeps them.
+STOPWORDS = frozenset(
+    """
+    a an and are as at be but by can do does for from how i if in into is it its me my no not of
+    on or our so than that the their them then there these they this to was we were what when
+    where which who why will with you your
+    """.split()  # noqa: SIM905
+)
+
+# FTS5 computes BM25 for every match it ranks (~1.5 us each): a query word found in a quarter
+# of 100k records cost ~50-190 ms. Three bounds keep keyword search near constant time:
+COMMON_FRACTION = 0.10  # a word in more than this share of the records is a collection stopword
+COMMON_MIN_DOCS = 1_000  # ...once it is in this many (a small store keeps every word)
+MAX_SCORED = 2_000  # the most matches one query scores (~3-5 ms); beyond, the newest are
+POOL_PER_HIT = 10  # best-scored matches kept per wanted result before the join and filters
+
+
+def keyword_ranking(
+    conn: sqlite3.Connection,
+    query: str,
+    where: str,
+    params: Sequence[Any],
+    depth: int,
+    *,
+    selective: bool = False,
+) -> list[tuple[int, float]]:
+    """FTS5 BM25 ranking: (seq, s / (1 + s)) best first, s = -bm25. Any word may match
+    (stopwords aside).
+
+    Bounded cost, at some cost in exactness on big stores: words in more than
+    COMMON_FRACTION of the records are left out when the query has rarer ones (their BM25
+    weight is small; in hybrid search the vector ranking still sees them); when the words
+    that remain match more than MAX_SCORED records, the newest MAX_SCORED are ranked. The
+    best POOL_PER_HIT * depth are then joined and filtered; should the filter (e.g. another
+    namespace's records) leave fewer than `depth`, all scored matches are joined, then (if
+    the scored set was cut short) 8 times as many are scored, until none is left out.
+    `selective`: the filter is narrower than a namespace, so join all scored matches at once
+    (cheaper than scoring them twice).
+    """
+    words = dict.fromkeys(_WORD.findall(query.lower()))
+    if not words:
+        return []
+    kept = [w for w in words if w not in STOPWORDS] or list(words)
+    match = " OR ".join(f'"{w}"' for w in _informative(conn, kept))
+    scored = MAX_SCORED
+    pool = scored if selective else max(POOL_PER_HIT * depth, 300)
+    while True:
+        rows = conn.execute(
+            "SELECT r.seq, f.b, f.n FROM ("
+            "  SELECT rowid, b, count(*) OVER () AS n FROM ("
+            "    SELECT rowid, bm25(records_fts) AS b FROM records_fts"
+            "    WHERE records_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+            "  ) ORDER BY b LIMIT ?"
+            f") f JOIN records r ON r.seq = f.rowid WHERE {where} ORDER BY f.b LIMIT ?",
+            (match, scored, pool, *params, depth),
+        ).fetchall()
+        if len(rows) >= depth:
+            break
+        # Fewer than asked: complete unless the pool or the scored set was cut short.
+        n = rows[0][2] if rows else _count(conn, match, scored)  # matches scored
+        if n > pool:
+            pool = n
+        elif n >= scored:
+            pool = scored = scored * 8
+        else:
+            break
+    return [(seq, max(-b, 0.0) / (1.0 + max(-b, 0.0))) for seq, b, _ in rows]
+
+
+def _informative(conn: sqlite3.Connection, words: list[str]) -> list[str]:
+    """The words minus collection stopwords (see COMMON_FRACTION); all of them if none is rarer."""
+    if len(words) < 2:
+        return words
+    (records,) = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()  # >= count
+    limit = max(COMMON_MIN_DOCS, int(COMMON_FRACTION * records))
+    if records <= limit:
+        return words
+    rare = [w for w in words if _count(conn, f'"{w}"', limit + 1) <= limit]
+    return rare or words
+
+
+def _count(conn: sqlite3.Connection, match: str, limit: int) -> int:
+    """How many records match, counting at most `limit` (O(limit) however common it is)."""
+    (n,) = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM records_fts WHERE records_fts MATCH ? LIMIT ?)",
+        (match, limit),
+    ).fetchone()
+    return int(n)

@@ -1,0 +1,58 @@
+"""How the SQLite store writes values into rows and reads them back: records and task
+profiles as JSON text, `changes` rows as `Change`, caller-given vectors as unit rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mindpilot.errors import ValidationError
+from mindpilot.mental_process.records import Change, Record, TaskProfile, record_from_dict
+
+
+def to_json(item: Record | TaskProfile | None) -> str | None:
+    return None if item is None else json.dumps(item.to_dict(), ensure_ascii=False)
+
+
+def from_json(text: str | None) -> Any:
+    return None if text is None else record_from_dict(json.loads(text))
+
+
+CHANGE_COLUMNS = "seq, namespace, record_id, kind, op, actor, at, batch, before, after, undone"
+
+
+def change_from_row(row: Sequence[Any]) -> Change:
+    seq, namespace, record_id, kind, op, actor, at, batch, before, after, undone = row
+    return Change(
+        seq=seq, namespace=namespace, record_id=record_id, kind=kind, op=op, actor=actor, at=at,
+        batch=batch, before=from_json(before), after=from_json(after), undone=bool(undone),
+    )  # fmt: skip
+
+
+def check_unique(names: Sequence[str], what: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValidationError(f"{what} {name!r} appears twice", hint="keep one of them")
+        seen.add(name)
+
+
+def unit_rows(vectors: object, n: int, dim: int) -> np.ndarray:
+    """Caller-given vectors checked and L2-normalised: (n, dim) float32, C-contiguous."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.shape != (n, dim):
+        raise ValidationError(
+            f"vectors have shape {matrix.shape}, expected ({n}, {dim}): one row per record"
+        )
+    if not np.isfinite(matrix).all():
+        raise ValidationError("vectors contain NaN or infinity")
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)  # (n, 1)
+    if (norms == 0).any():
+        raise ValidationError(
+            f"vector row {int(np.flatnonzero(norms[:, 0] == 0)[0])} is all zeros",
+            hint="every record needs a real embedding",
+        )
+    return np.ascontiguousarray(matrix / norms, dtype=np.float32)
