@@ -301,3 +301,10 @@ def test_feedback_on_an_answer_becomes_an_experience(tiny_autopilot: Autopilot, 
     error(api.post("/v1/log/au_000000000000/feedback", json={"good": True}), 404, "au_0000")
     error(api.post(f"/v1/log/{entry_id}/feedback", json={"note": "x"}), 422, "good")
     assert ids(ok(api.get("/v1/log", params={"limit": 1}))) == [untasked]
+
+
+def test_models_are_listed_without_loading_the_model(api: httpx.Client) -> None:
+    """The server's engine is lazy: `no_model` fails the test if anything loads the model."""
+    ok(api.put("/v1/tasks/support", json={"description": "answers customers"}), 201)
+    cards = ok(api.get("/v1/models"))["data"]
+    assert [c["id"] for c in cards] == ["base-model", "support"]
