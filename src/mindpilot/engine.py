@@ -16,12 +16,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mindpilot.adapters import AdapterLibrary, Manifest, attach, serving_profile
 from mindpilot.autopilot.model import Autopilot
 from mindpilot.mental_process.records import Hit, TaskProfile
 from mindpilot.mental_process.store import Store, open_store
-from mindpilot.self_taking import TakenRecords, compose, take_from_mental_process
+from mindpilot.self_taking import TakenRecords, compose, take_from_mental_process, task_profile
 from mindpilot.self_taking.while_decoding import RetrieveWhileDecoding
 from mindpilot.types import (
+    AdapterUse,
     Generation,
     GenerationConfig,
     Message,
@@ -48,6 +50,7 @@ class ComposedRequest:
     compose_s: float
     memory_tokens: int
     request: tuple[Message, ...] = ()  # the messages as the caller gave them
+    adapter: str | None = None  # the id of the task's active adapter, if it has one
 
 
 def used_record(hit: Hit, stage: str = "prompt") -> UsedRecord:
@@ -71,6 +74,7 @@ class Engine:
         audit: AuditLog | None = None,
         *,
         model_name: str | None = None,
+        adapters: AdapterLibrary | None = None,
     ) -> None:
         self._autopilot = autopilot if isinstance(autopilot, Autopilot) else None
         self._load = None if isinstance(autopilot, Autopilot) else autopilot
@@ -79,6 +83,8 @@ class Engine:
         self.store = store
         self.audit = audit
         self._owned: list[Any] = []  # what `close` closes: what `open` opened
+        self._library = adapters  # default: the installation's (MINDPILOT_HOME/adapters)
+        self._manifests: dict[tuple[str, str], Manifest] = {}
 
     @classmethod
     def open(
@@ -165,6 +171,9 @@ class Engine:
         messages = as_messages(prompt)
         if not (use_memory and task and self.store is not None):
             return ComposedRequest(namespace, task, tuple(messages), None, 0.0, 0, tuple(messages))
+        profile = profile or task_profile(self.store, namespace, task)
+        if profile.adapter is not None:  # the adapter has learned the task's examples
+            profile = serving_profile(profile)
         taken = take_from_mental_process(
             self.store, namespace, task, messages, self.autopilot.count_text, profile
         )
@@ -180,8 +189,28 @@ class Engine:
         compose_s = time.perf_counter() - started
         extra = self.autopilot.count_tokens(composed) - self.autopilot.count_tokens(messages)
         return ComposedRequest(
-            namespace, task, tuple(composed), taken, compose_s, extra, tuple(messages)
-        )
+            namespace, task, tuple(composed), taken, compose_s, extra, tuple(messages),
+            adapter=taken.profile.adapter,
+        )  # fmt: skip
+
+    @property
+    def adapters(self) -> AdapterLibrary:
+        """The installation's saved task adapters."""
+        if self._library is None:
+            self._library = AdapterLibrary()
+        return self._library
+
+    def apply_adapter(self, namespace: str, adapter_id: str | None) -> AdapterUse | None:
+        """Load a task's adapter into the Autopilot (once) and name it for provenance."""
+        if adapter_id is None:
+            return None
+        key = (namespace, adapter_id)
+        manifest = self._manifests.get(key)
+        if manifest is None:  # first use: check and load it, then remember it
+            manifest = self.adapters.get(namespace, adapter_id)
+            attach(self.autopilot.backend, self.adapters, manifest)
+            self._manifests[key] = manifest
+        return AdapterUse(manifest.id, manifest.task, manifest.version)
 
     def respond(
         self,
@@ -228,12 +257,14 @@ class Engine:
         """Generate for a request already through `prepare` (e.g. a chat fitting its history
         to the context window); `session_id` goes into the audit log."""
         messages, config = list(prepared.messages), with_overrides(config, overrides)
+        adapter = self.apply_adapter(prepared.namespace, prepared.adapter)
+        config = replace(config, adapter=adapter.id if adapter else None)
         hook = self._hook(prepared)
         if hook is None:
             stream = self.autopilot.stream(messages, config)
         else:
             stream = self.autopilot.backend.stream_with_hook(messages, config, hook)
-        return Stream(self._respond(prepared, stream, session_id, hook))
+        return Stream(self._respond(prepared, stream, session_id, hook, adapter))
 
     def _hook(self, prepared: ComposedRequest) -> RetrieveWhileDecoding | None:
         """Retrieval during decoding, where the backend can and the task allows it."""
@@ -255,6 +286,7 @@ class Engine:
         stream: Any,
         session_id: str | None = None,
         hook: RetrieveWhileDecoding | None = None,
+        adapter: AdapterUse | None = None,
     ) -> Generator[str, None, Response]:
         yield from stream
         generation: Generation = stream.finish()
@@ -285,6 +317,7 @@ class Engine:
             request=prepared.request,
             decode_searches=hook.searches if hook else 0,
             decode_retrieval_s=hook.retrieval_s if hook else 0.0,
+            adapter=adapter,
         )
         if self.audit is None:
             return response

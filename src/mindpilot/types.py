@@ -58,6 +58,8 @@ class GenerationConfig:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    # A task adapter (LoRA) the backend has loaded under this name; None = the bare base model.
+    adapter: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -195,6 +197,15 @@ class UsedRecord:
 
 
 @dataclass(frozen=True)
+class AdapterUse:
+    """Provenance: the task adapter (LoRA weights on the frozen base) an answer was made with."""
+
+    id: str  # "ad_" + 12 hex digits
+    task: str
+    version: int
+
+
+@dataclass(frozen=True)
 class Response:
     """An answer and why it is what it is."""
 
@@ -212,6 +223,7 @@ class Response:
     audit_id: str | None = None  # the audit log entry, when the engine keeps one
     decode_searches: int = 0  # searches made mid-answer because the model was unsure
     decode_retrieval_s: float = 0.0
+    adapter: AdapterUse | None = None  # the task's adapter applied to the base, if any
 
     @property
     def used_ids(self) -> list[str]:

@@ -1,5 +1,6 @@
 """Sentiment analysis: labels scored by the model's likelihood, with similar labelled
-experiences of the task retrieved as worked examples.
+experiences of the task retrieved as worked examples, or, when the task has an active adapter
+(trained on those examples by `mindpilot adapt`), through the adapter and without examples.
 
 An experience is an example when its `situation` is a text and its `response` a label, e.g.
 `mp.add_experience("sentiment", "A joyless, plodding film.", response="negative")`.
@@ -10,11 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from mindpilot.adapters import classification_messages
 from mindpilot.engine import Engine, used_record
 from mindpilot.errors import ValidationError
 from mindpilot.mental_process.records import RetrievalSettings, TaskProfile
 from mindpilot.self_taking import task_profile
-from mindpilot.types import Message, UsedRecord
+from mindpilot.types import AdapterUse, UsedRecord
 
 DEFAULT_LABELS = ("positive", "negative")
 
@@ -24,6 +26,7 @@ class Classification:
     label: str
     probabilities: tuple[tuple[str, float], ...]  # (label, probability), as given
     used: tuple[UsedRecord, ...]  # the examples the prompt showed
+    adapter: AdapterUse | None = None  # the task's adapter, when it has an active one
 
     def probability(self, label: str) -> float:
         return dict(self.probabilities)[label]
@@ -39,15 +42,15 @@ def classify(
     examples: int | None = None,
 ) -> Classification:
     """The most likely label for `text`; `examples` caps the retrieved examples (default: the
-    task's experience_top_k; 0 = none)."""
+    task's experience_top_k; 0 = none; always none with an active adapter)."""
     if not text.strip():
         raise ValidationError("the text to classify is empty")
     if len(set(labels)) < 2 or not all(label.strip() for label in labels):
         raise ValidationError("give at least two distinct, non-empty labels")
-    instruction = (
-        f"Classify the sentiment of the user's text. Answer with one word: {', '.join(labels)}."
-    )
-    messages = [Message("system", instruction), Message("user", text)]
+    adapter = _adapter(engine, namespace, task)
+    if adapter is not None:
+        examples = 0  # the adapter was trained on this prompt without examples
+    messages = classification_messages(text, labels)
     prepared = engine.prepare(
         messages,
         task=task,
@@ -55,7 +58,9 @@ def classify(
         use_memory=examples != 0 and engine.store is not None,
         profile=_example_profile(engine, namespace, task, examples),
     )
-    scores = engine.autopilot.backend.score_continuations(list(prepared.messages), labels)
+    scores = engine.autopilot.backend.score_continuations(
+        list(prepared.messages), labels, adapter=adapter.id if adapter else None
+    )
     probabilities = _softmax(scores)
     best = max(range(len(labels)), key=lambda i: probabilities[i])
     taken = prepared.taken
@@ -63,7 +68,14 @@ def classify(
         label=labels[best],
         probabilities=tuple(zip(labels, probabilities, strict=True)),
         used=tuple(used_record(h) for h in taken.experiences) if taken else (),
+        adapter=adapter,
     )
+
+
+def _adapter(engine: Engine, namespace: str, task: str) -> AdapterUse | None:
+    if engine.store is None:
+        return None
+    return engine.apply_adapter(namespace, task_profile(engine.store, namespace, task).adapter)
 
 
 def _example_profile(

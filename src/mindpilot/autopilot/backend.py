@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 
 from mindpilot.errors import ConfigError
 from mindpilot.types import DecodingHook, Generation, GenerationConfig, Message, Stream
@@ -17,6 +18,8 @@ class Backend(ABC):
     context_window: int  # tokens the model can attend to (prompt + completion)
     # True when `stream_with_hook` really consults the hook (it needs the model's logits)
     consults_while_decoding = False
+    # True when task adapters (LoRA weights on the frozen base) can be loaded and applied
+    supports_adapters = False
 
     @abstractmethod
     def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream[Generation]:
@@ -38,13 +41,39 @@ class Backend(ABC):
         return len(text) // 4 + 1 if text else 0
 
     def score_continuations(
-        self, messages: Sequence[Message], continuations: Sequence[str]
+        self,
+        messages: Sequence[Message],
+        continuations: Sequence[str],
+        *,
+        adapter: str | None = None,
     ) -> list[float]:
-        """Log-likelihood of each continuation as the assistant's answer (for classification).
-        Needs the model's logits, which only an in-process backend has."""
+        """Log-likelihood of each continuation as the assistant's answer (for classification),
+        with the loaded `adapter` applied if one is named. Needs the model's logits, which
+        only an in-process backend has."""
         raise ConfigError(
             f"the {self.name} backend cannot score continuations",
             hint="classification needs the in-process transformers backend",
+        )
+
+    # ---- task adapters --------------------------------------------------------------------
+    def load_adapter(self, name: str, folder: Path) -> None:
+        """Load a saved adapter under `name`; requests name it in `GenerationConfig.adapter`."""
+        raise self.no_adapters_error()
+
+    def adapter_names(self) -> list[str]:
+        """The adapters loaded so far."""
+        return []
+
+    def base_weights_hash(self) -> str:
+        """A digest of every frozen base weight (adapters record it and are refused on
+        another base)."""
+        raise self.no_adapters_error()
+
+    def no_adapters_error(self) -> ConfigError:
+        return ConfigError(
+            f"the {self.name} backend cannot apply task adapters: adapters need the local backend",
+            hint="use --backend transformers, or deactivate the task's adapter "
+            "(`mindpilot adapters deactivate TASK`)",
         )
 
     def generate(self, messages: Sequence[Message], config: GenerationConfig) -> Generation:

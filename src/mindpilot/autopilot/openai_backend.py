@@ -58,6 +58,8 @@ class OpenAIBackend(Backend):
         return sum(self.count_text(m.content) + 4 for m in messages)
 
     def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream[Generation]:
+        if config.adapter is not None:  # the remote server holds no weights of ours
+            raise self.no_adapters_error()
         return Stream(self._chunks(messages, config))
 
     def _request(self, messages: Sequence[Message], config: GenerationConfig) -> dict[str, Any]:

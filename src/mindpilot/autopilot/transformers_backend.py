@@ -6,10 +6,14 @@ strings, and access to each step's logits, which self-taking uses to retrieve mi
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import threading
 import time
-from collections.abc import Generator, Sequence
+import warnings
+from collections.abc import Generator, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,7 +22,7 @@ from mindpilot import config as mp_config
 from mindpilot.autopilot import loading
 from mindpilot.autopilot.backend import Backend
 from mindpilot.autopilot.decoding import IncrementalDecoder, StopMatcher, choose_token
-from mindpilot.errors import ContextWindowError, ModelLoadError
+from mindpilot.errors import ContextWindowError, ModelLoadError, NotFoundError
 from mindpilot.types import (
     DecodingHook,
     Generation,
@@ -42,6 +46,7 @@ class TransformersBackend(Backend):
 
     name = "transformers"
     consults_while_decoding = True
+    supports_adapters = True
 
     def __init__(
         self,
@@ -51,15 +56,19 @@ class TransformersBackend(Backend):
         model_name: str | None = None,
         threads: int | None = None,
     ) -> None:
-        self.model = freeze(model)
+        # becomes a peft PeftModel around the base once adapters load
+        self.model: Any = freeze(model)
+        self.base = self.model  # the frozen base itself (adapters inject layers into it)
         self.tokenizer = tokenizer
         self.model_name = model_name or str(getattr(model, "name_or_path", "") or "model")
         self.threads = threads or mp_config.default_threads()
         self.context_window = int(getattr(model.config, "max_position_embeddings", 2048))
         self.load_seconds = 0.0
         self._eos = _eos_ids(model, tokenizer)
-        # torch's thread count is process-wide and a model decodes one request at a time.
+        # torch's thread count is process-wide and a model decodes one request at a time;
+        # the adapter a request asked for stays applied while it holds the lock.
         self._lock = threading.Lock()
+        self._base_hash: str | None = None
 
     @classmethod
     def load(cls, model: str | None = None, *, threads: int | None = None) -> TransformersBackend:
@@ -105,14 +114,18 @@ class TransformersBackend(Backend):
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
 
     def score_continuations(
-        self, messages: Sequence[Message], continuations: Sequence[str]
+        self,
+        messages: Sequence[Message],
+        continuations: Sequence[str],
+        *,
+        adapter: str | None = None,
     ) -> list[float]:
         """Sum of log-probabilities of each continuation's tokens after the prompt. The prompt
         is run once; each continuation reuses a copy of its KV cache."""
         ids = self.prompt_ids(messages)
         self._check_room(ids)
         scores = []
-        with self._lock, torch.inference_mode():
+        with self._lock, self._applied(adapter), torch.inference_mode():
             torch.set_num_threads(self.threads)
             logits, past = self._forward(ids, None)
             for text in continuations:
@@ -155,7 +168,7 @@ class TransformersBackend(Backend):
         emitted: list[str] = []
         answer: list[int] = []  # the answer's token ids, kept to re-read them after a hook
         finish, first_piece_at = "length", 0.0
-        with self._lock, torch.inference_mode():
+        with self._lock, self._applied(config.adapter), torch.inference_mode():
             torch.set_num_threads(self.threads)
             logits, past = self._forward(ids, None)
             prompt_done = time.perf_counter()
@@ -203,10 +216,92 @@ class TransformersBackend(Backend):
             backend=self.name,
         )
 
+    # ---- task adapters (peft LoRA on the one shared, frozen base) --------------------------
+    def load_adapter(self, name: str, folder: Path) -> None:
+        """Load a saved peft adapter under `name` (once; later calls do nothing). The base's
+        own weights are untouched: LoRA adds low-rank layers beside them."""
+        from peft import PeftModel
+
+        with self._lock, peft_quietly():
+            if name in self.adapter_names():
+                return
+            try:
+                if isinstance(self.model, PeftModel):
+                    self.model.load_adapter(str(folder), adapter_name=name, is_trainable=False)
+                else:
+                    self.model = PeftModel.from_pretrained(
+                        self.base, str(folder), adapter_name=name, is_trainable=False
+                    )
+            except (OSError, ValueError, KeyError, RuntimeError) as err:
+                raise ModelLoadError(
+                    f"cannot load the adapter in {folder}: {err}",
+                    hint="the folder is damaged or not a LoRA adapter of this model; "
+                    "delete it (`mindpilot adapters delete ID`) and train again",
+                ) from err
+            freeze(self.model)
+
+    def adapter_names(self) -> list[str]:
+        config = getattr(self.model, "peft_config", None)
+        return sorted(config) if config else []
+
+    def base_weights_hash(self) -> str:
+        """SHA-256 over every base weight (names and bytes), LoRA layers left out; computed
+        once (about a second for the default model)."""
+        if self._base_hash is None:
+            with self._lock:
+                self._base_hash = base_weights_hash(self.base)
+        return self._base_hash
+
+    @contextlib.contextmanager
+    def _applied(self, adapter: str | None) -> Iterator[None]:
+        """Apply `adapter` (or none: the bare base) for the forward passes inside."""
+        names = self.adapter_names()
+        if adapter is None:
+            if not names:
+                yield
+                return
+            try:
+                with self.model.disable_adapter():  # restores the layers when the block ends
+                    yield
+            finally:
+                freeze(self.model)  # re-enabling marks the active adapter trainable again
+            return
+        if adapter not in names:
+            raise NotFoundError(
+                f"no adapter {adapter!r} is loaded in this model",
+                hint="load it first (the engine does this for a task's active adapter)",
+            )
+        if self.model.active_adapter != adapter:
+            self.model.set_adapter(adapter, inference_mode=True)  # stays frozen
+        yield
+
     def _forward(self, ids: list[int], past: Any) -> tuple[torch.Tensor, Any]:
         """One forward pass; returns the last position's logits (vocab,) and the KV cache."""
         out = self.model(input_ids=torch.tensor([ids]), past_key_values=past, use_cache=True)
         return out.logits[0, -1, :], out.past_key_values
+
+
+@contextlib.contextmanager
+def peft_quietly() -> Iterator[None]:
+    """peft 0.21 reads a transformers property deprecated in v5; its warning is not ours."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+        yield
+
+
+def base_weights_hash(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's own weights, by name, whether or not peft wrapped LoRA layers
+    around them (their `base_layer` is the original weight; `lora_*` are left out)."""
+    digest = hashlib.sha256()
+    state = model.state_dict()
+    for name in sorted(state):
+        if "lora_" in name:
+            continue
+        plain = name.removeprefix("base_model.model.").replace(".base_layer.", ".")
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(plain.encode())
+        digest.update(tensor.view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import statistics
-import string
 import sys
 import tempfile
 from collections import Counter
@@ -34,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from mindpilot.bench.common import EMBEDDER, MODEL, machine, set_threads, simple_main
+from mindpilot.metrics import exact_match, token_f1
 
 NAME, TITLE = "qa", "Knowledge-grounded QA: with and without the Mental Process"
 CLOSED, MEMORY, GOLD = "closed-book (baseline)", "with Mental Process", "gold passage (upper bound)"
@@ -256,27 +255,6 @@ def _summary(row: dict[str, list[float]]) -> dict[str, float]:
         "median_prompt_tokens": statistics.median(row["prompt_tokens"]),
         "median_wall_s": statistics.median(row["wall_s"]),
     }
-
-
-# ---- SQuAD-style scoring -----------------------------------------------------------------
-def normalize(text: str) -> str:
-    """Lower case, no punctuation, no articles, single spaces (the SQuAD v1.1 script)."""
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def exact_match(prediction: str, reference: str) -> float:
-    return float(normalize(prediction) == normalize(reference))
-
-
-def token_f1(prediction: str, reference: str) -> float:
-    pred, ref = normalize(prediction).split(), normalize(reference).split()
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
 
 
 # ---- report ----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ def cli() -> None:
 def _attach() -> None:
     # Imported here so that each group owns its module and none imports the CLI root.
     from mindpilot.cli import (
+        adapt_cmds,
         app_cmds,
         bench_cmds,
         chat_cmds,
@@ -47,8 +48,8 @@ def _attach() -> None:
         task_cmds,
     )
 
-    modules = (app_cmds, model_cmds, chat_cmds, memory_cmds, task_cmds, log_cmds, serve_cmds)
-    for module in (*modules, bench_cmds):
+    modules = [app_cmds, model_cmds, chat_cmds, memory_cmds, task_cmds, adapt_cmds, log_cmds]
+    for module in (*modules, serve_cmds, bench_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

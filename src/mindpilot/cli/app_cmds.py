@@ -68,6 +68,7 @@ def classify(
             "label": result.label,
             "probabilities": dict(result.probabilities),
             "examples": [u.id for u in result.used],
+            "adapter": vars(result.adapter) if result.adapter else None,
         }
         click.echo(json.dumps(payload, indent=2))
         return
@@ -75,6 +76,9 @@ def classify(
     for label, probability in result.probabilities:
         click.echo(f"  {label}: {probability:.3f}", err=True)
     click.echo(f"  ({len(result.used)} examples from the Mental Process)", err=True)
+    if result.adapter is not None:
+        a = result.adapter
+        click.echo(f"  (through the task's adapter {a.id}, v{a.version})", err=True)
 
 
 DEMO_NAMESPACE = "demo"

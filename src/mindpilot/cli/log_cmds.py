@@ -87,6 +87,9 @@ def _echo_entry(entry: AuditEntry, used: list[str]) -> None:
     session = f"  session {entry.session_id}" if entry.session_id else ""
     click.secho(f"{entry.id}  {when(entry.created_at)}  task {entry.task}{session}", bold=True)
     click.echo(f"model {entry.model} via {entry.backend}; tone: {entry.tone or 'none'}")
+    if entry.adapter is not None:
+        a = entry.adapter
+        click.echo(f"adapter {a.id} v{a.version} (task {a.task})")
     click.secho(f"\n-- prompt ({len(entry.prompt)} messages) --", fg="cyan")
     for message in entry.prompt:
         click.echo(f"[{message.role}] {message.content}")

@@ -85,6 +85,9 @@ def echo_sources(response: Any, store: Any, *, err: bool = True) -> None:
     """The provenance of an answer: which records, which versions, how similar."""
     from mindpilot.cli.memory_cmds import used_lines
 
+    if response.adapter is not None:
+        a = response.adapter
+        click.echo(f"[adapter {a.id} v{a.version} of task {a.task}]", err=err)
     if not response.used:
         click.echo("[no Mental Process records used]", err=err)
     for line in used_lines(store, response.namespace, response.used):

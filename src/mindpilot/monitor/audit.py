@@ -24,7 +24,7 @@ from mindpilot.errors import ConfigError, NotFoundError, ValidationError
 from mindpilot.mental_process.records import Experience, check_namespace
 from mindpilot.mental_process.sqlite import connect
 from mindpilot.mental_process.store import Store
-from mindpilot.types import Message, UsedRecord
+from mindpilot.types import AdapterUse, Message, UsedRecord
 
 if TYPE_CHECKING:
     from mindpilot.types import Response
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 COLUMNS = (
     "id, namespace, task, session_id, created_at, request, prompt, used, response, tone, model,"
     " backend, finish_reason, prompt_tokens, completion_tokens, memory_tokens, retrieval_s,"
-    " compose_s, prompt_s, decode_s, experience_id"
+    " compose_s, prompt_s, decode_s, experience_id, adapter"
 )
 
 
@@ -62,6 +62,7 @@ class AuditEntry:
     prompt_s: float  # prefill
     decode_s: float
     experience_id: str | None = None  # the experience that feedback on this entry wrote
+    adapter: AdapterUse | None = None  # the task adapter applied to the base, if any
 
     @property
     def question(self) -> str:
@@ -75,6 +76,7 @@ class AuditEntry:
         data["request"] = _messages_json(self.request)
         data["prompt"] = _messages_json(self.prompt)
         data["used"] = [vars(u) for u in self.used]
+        data["adapter"] = vars(self.adapter) if self.adapter else None
         return data
 
 
@@ -110,10 +112,10 @@ class AuditLog:
             completion_tokens=generation.usage.completion_tokens,
             memory_tokens=response.memory_tokens, retrieval_s=response.retrieval_s,
             compose_s=response.compose_s, prompt_s=generation.timings.prompt_s,
-            decode_s=generation.timings.decode_s,
+            decode_s=generation.timings.decode_s, adapter=response.adapter,
         )  # fmt: skip
         row = entry.to_dict()
-        for name in ("request", "prompt", "used"):
+        for name in ("request", "prompt", "used", "adapter"):
             row[name] = json.dumps(row[name], ensure_ascii=False)
         names = [n.strip() for n in COLUMNS.split(",")]
         with self._lock:
@@ -217,15 +219,11 @@ def _messages(text: str) -> tuple[Message, ...]:
 
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:
-    (id_, namespace, task, session_id, created_at, request, prompt, used, *rest) = row
-    return AuditEntry(
-        id_,
-        namespace,
-        task,
-        session_id,
-        created_at,
-        _messages(request),
-        _messages(prompt),
-        tuple(UsedRecord(**u) for u in json.loads(used)),
-        *rest,
-    )
+    names = [n.strip() for n in COLUMNS.split(",")]
+    data = dict(zip(names, row, strict=True))
+    data["request"] = _messages(data["request"])
+    data["prompt"] = _messages(data["prompt"])
+    data["used"] = tuple(UsedRecord(**u) for u in json.loads(data["used"]))
+    adapter = json.loads(data["adapter"]) if data["adapter"] else None  # NULL before 0003
+    data["adapter"] = AdapterUse(**adapter) if adapter else None
+    return AuditEntry(**data)

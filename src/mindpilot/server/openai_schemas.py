@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mindpilot.types import Message, Response, UsedRecord
+from mindpilot.types import AdapterUse, Message, Response, UsedRecord
 
 # torch's generator accepts seeds in this range.
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
@@ -95,6 +95,7 @@ class Provenance(BaseModel):
     namespace: str
     # the engine's own dataclass, so every provenance field (e.g. `stage`) reaches the client
     used: list[UsedRecord]
+    adapter: AdapterUse | None  # the task adapter the answer was made with, if any
     tone: str | None
     audit_id: str | None
     memory_tokens: int
@@ -107,6 +108,7 @@ class Provenance(BaseModel):
             task=response.task,
             namespace=response.namespace,
             used=list(response.used),
+            adapter=response.adapter,
             tone=response.tone,
             audit_id=response.audit_id,
             memory_tokens=response.memory_tokens,

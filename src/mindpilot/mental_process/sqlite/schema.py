@@ -131,10 +131,16 @@ CREATE INDEX audit_log_scope ON audit_log (namespace, seq);
 CREATE INDEX audit_log_task ON audit_log (namespace, task, seq);
 """
 
+# The task adapter an answer was made with (JSON {id, task, version}; NULL: the bare base).
+AUDIT_ADAPTER = """
+ALTER TABLE audit_log ADD COLUMN adapter TEXT;
+"""
+
 # Ordered (name, sql); append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_mental_process_records", RECORDS),
     ("0002_sessions_and_audit", SESSIONS_AND_AUDIT),
+    ("0003_audit_adapter", AUDIT_ADAPTER),
 ]
 
 

@@ -1,0 +1,71 @@
+"""How an adapter is trained: validated settings, each documented where it is declared."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from mindpilot.errors import ConfigError
+
+# LoRA on every linear layer of a Llama-style block: attention and MLP (measured best on the
+# default model; see docs/adapters.md).
+DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+MIN_EXAMPLES = 8  # fewer cannot be split into training and validation examples that mean much
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdapterConfig:
+    """Hyper-parameters of one `mindpilot adapt` run (saved in the adapter's manifest)."""
+
+    rank: int = 16  # LoRA rank r: the size of the low-rank update
+    alpha: int = 32  # LoRA scaling numerator (the update is scaled by alpha / rank)
+    dropout: float = 0.0  # LoRA dropout on the adapter's input
+    epochs: int = 3  # passes over the training examples
+    max_minutes: float = 30.0  # stop training after this long (the adapter is still evaluated)
+    learning_rate: float = 5e-4  # AdamW, linear decay to 0 after a short warm-up
+    batch_size: int = 16
+    max_examples: int = 4096  # use at most this many examples (the best-rated first)
+    validation_share: float = 0.2  # held-out share, stratified by label for classification
+    max_validation: int = 200  # validation examples at most (each costs a forward or a decode)
+    max_tokens: int = 384  # longer prompt + answer pairs are left out of training
+    seed: int = 0  # shuffling, splits and initialisation: the same seed, the same adapter
+    target_modules: tuple[str, ...] = DEFAULT_TARGETS
+
+    def __post_init__(self) -> None:
+        _whole(self, "rank", 1, 256)
+        _whole(self, "alpha", 1, 4096)
+        _whole(self, "epochs", 1, 100)
+        _whole(self, "batch_size", 1, 512)
+        _whole(self, "max_examples", MIN_EXAMPLES, 1_000_000)
+        _whole(self, "max_validation", 1, 100_000)
+        _whole(self, "max_tokens", 16, 1_000_000)
+        _whole(self, "seed", 0, 2**32 - 1)
+        _range(self, "dropout", 0.0, 0.9)
+        _range(self, "max_minutes", 0.01, 10_000.0)
+        _range(self, "learning_rate", 1e-7, 1.0)
+        _range(self, "validation_share", 0.05, 0.5)
+        targets = self.target_modules
+        if isinstance(targets, str) or not targets or not all(isinstance(t, str) for t in targets):
+            raise ConfigError(
+                "target_modules must be a non-empty list of module names",
+                hint=f"e.g. {','.join(DEFAULT_TARGETS)}",
+            )
+        object.__setattr__(self, "target_modules", tuple(targets))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["target_modules"] = list(self.target_modules)
+        return data
+
+
+def _whole(config: AdapterConfig, name: str, low: int, high: int) -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{name}={value!r} must be a whole number from {low} to {high}")
+
+
+def _range(config: AdapterConfig, name: str, low: float, high: float) -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ConfigError(f"{name}={value!r} must be a number from {low} to {high}")
