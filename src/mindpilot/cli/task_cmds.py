@@ -28,7 +28,7 @@ def profile_options(command: F) -> F:
         click.option("--personality", help="Persona text."),
         click.option("--expertise", multiple=True, help="A knowledge domain (repeatable)."),
         click.option("--default-emotion", help="Emotion used when the task has none recorded."),
-        click.option("--adapter", help="Name of a trained adapter."),
+        click.option("--adapter", help="Id of a saved adapter (`mindpilot adapters activate`)."),
         *(
             click.option(f"--{name.replace('_', '-')}", name, type=RETRIEVAL_TYPES[name])
             for name in RETRIEVAL_FIELDS

@@ -287,7 +287,7 @@ class TaskProfile:
     expertise: tuple[str, ...] = ()  # knowledge domains the task may draw on; () = all
     default_emotion: str | None = None  # used when the task has no emotion record
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
-    adapter: str | None = None  # name of a trained adapter, if any
+    adapter: str | None = None  # id of the active task adapter ("ad_..."), if any
     version: int = 0
     created_at: float = 0.0
     updated_at: float = 0.0
