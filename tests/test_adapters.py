@@ -250,3 +250,12 @@ def test_a_damaged_or_foreign_adapter_is_refused_with_a_fix(
 def test_settings_out_of_range_are_clear_errors(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
         AdapterConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_unknown_target_modules_are_named_before_training(
+    tiny_autopilot: Autopilot, store: Store, library: AdapterLibrary
+) -> None:
+    add_labelled(store)
+    config = AdapterConfig(target_modules=("q_proj", "qkv"))
+    with pytest.raises(ConfigError, match=r"no linear layers named qkv.*choose among.*q_proj"):
+        adapt(tiny_autopilot, store, "default", "sentiment", config, library=library)

@@ -21,7 +21,7 @@ def test_adapt_beats_the_bare_model_and_classify_then_uses_it(
     default_autopilot: Autopilot, isolated_home: Path
 ) -> None:
     # default_autopilot first: it converts the bundled model into the shared cache
-    reviews = balanced_sample(vader_movie_reviews(), 96, seed=11)
+    reviews = balanced_sample(vader_movie_reviews(), 320, seed=11)
     with open_store(isolated_home / "mindpilot.db") as store:
         for review in reviews:
             store.add(Experience(task="sentiment", situation=review.text, response=review.label))
@@ -30,10 +30,10 @@ def test_adapt_beats_the_bare_model_and_classify_then_uses_it(
     assert done.exit_code == 0, done.output
     manifest = json.loads(done.output)
     metrics = manifest["metrics"]
-    assert metrics["name"] == "accuracy" and metrics["examples"] >= 16
+    assert metrics["name"] == "accuracy" and metrics["examples"] >= 60
     assert metrics["after"] > metrics["before"], metrics  # better than the bare base
     assert manifest["activated"] is True
-    assert len(manifest["records"]) == 96 and manifest["base_model"] == "SmolLM2-135M-Instruct"
+    assert len(manifest["records"]) == 320 and manifest["base_model"] == "SmolLM2-135M-Instruct"
 
     answer = runner.invoke(cli, ["classify", "An utterly charming, funny film.", "--json"])
     assert answer.exit_code == 0, answer.output

@@ -7,9 +7,16 @@ task's own Mental Process records, stored with a manifest, applied per request.
 
 from mindpilot.adapters.adapt import Adapted, adapt, attach
 from mindpilot.adapters.config import AdapterConfig
-from mindpilot.adapters.data import classification_messages, serving_profile
+from mindpilot.adapters.data import classification_prompt, label_continuations, serving_profile
 from mindpilot.adapters.library import AdapterLibrary, Manifest, Metrics
-from mindpilot.adapters.manage import Listed, activate, delete, listing, set_active
+from mindpilot.adapters.manage import (
+    Listed,
+    activate,
+    deactivate,
+    delete,
+    listing,
+    set_active,
+)
 from mindpilot.adapters.train import Progress
 
 __all__ = [
@@ -23,8 +30,10 @@ __all__ = [
     "activate",
     "adapt",
     "attach",
-    "classification_messages",
+    "classification_prompt",
+    "deactivate",
     "delete",
+    "label_continuations",
     "listing",
     "serving_profile",
     "set_active",

@@ -16,7 +16,7 @@ from mindpilot.adapters.config import AdapterConfig
 from mindpilot.adapters.data import TrainingSet, training_set
 from mindpilot.adapters.library import AdapterLibrary, Manifest, Metrics
 from mindpilot.adapters.manage import set_active
-from mindpilot.adapters.train import Progress, train
+from mindpilot.adapters.train import Progress, check_targets, train
 from mindpilot.errors import ConfigError, MindpilotError, ValidationError
 from mindpilot.mental_process.store import Store
 
@@ -63,14 +63,16 @@ def adapt(
     backend = autopilot.backend
     if not backend.supports_adapters:
         raise backend.no_adapters_error()
+    check_targets(backend.base, config.target_modules)
     data = training_set(store, namespace, task, config, backend.count_text, labels)
     before = _score(backend, data, adapter=None)
     adapter_id = library.new_id()
     staging = library.staging(namespace, task)
     try:
         trained = train(
-            backend, data.train, config, end_answer=data.kind == "generation", progress=progress
-        )
+            backend, data.train, config, end_answer=data.kind == "generation",
+            labels=data.labels, progress=progress,
+        )  # fmt: skip
         trained.model.save_pretrained(str(staging))
         del trained.model  # the copy of the base: free it before the served model grows
         gc.collect()

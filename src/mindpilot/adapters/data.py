@@ -9,7 +9,9 @@ stratified by label.
 The prompt of an example is the one the engine will compose when it serves the task with its
 adapter: the task's persona, tone and relevant knowledge, and no worked examples (an active
 adapter replaces in-context examples; it has learned them). Classification prompts are
-`classification_messages`, the same that `mindpilot classify` scores.
+completion prompts (`classification_prompt`), the same that `mindpilot classify` scores: the
+bundled 135M model labels "Review: ...\nSentiment:" better than a chat turn (zero-shot 0.81
+vs 0.72 on 400 rated movie-review sentences), and the adapter learns exactly that prompt.
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ MAX_LABEL_WORDS = 3
 
 @dataclass(frozen=True)
 class Example:
-    messages: tuple[Message, ...]  # the prompt, as the engine composes it when serving
-    target: str  # the answer to learn
+    messages: tuple[Message, ...]  # generation: the chat prompt the engine composes to serve
+    target: str  # the answer to learn (classification: the label's continuation, " label")
     weight: float  # from feedback: 1 (none) .. 2 (best)
     record: tuple[str, int]  # (id, version) of the experience
     label: str | None = None  # classification tasks
+    text: str | None = None  # classification: the completion prompt (no chat template)
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,20 @@ class TrainingSet:
         return tuple(e.record for e in (*self.train, *self.validation))
 
 
-def classification_messages(text: str, labels: Sequence[str]) -> list[Message]:
-    """The prompt a label is scored after (by `classify`, and in adapter training)."""
-    instruction = (
-        f"Classify the sentiment of the user's text. Answer with one word: {', '.join(labels)}."
-    )
-    return [Message("system", instruction), Message("user", text)]
+def classification_prompt(text: str, examples: Sequence[tuple[str, str]] = ()) -> str:
+    """The completion prompt a label is scored after (by `classify`, and in adapter
+    training), with worked (text, label) examples before it."""
+    shots = "".join(f"Review: {_one_line(t)}\nSentiment: {label}\n\n" for t, label in examples)
+    return f"{shots}Review: {_one_line(text)}\nSentiment:"
+
+
+def label_continuations(labels: Sequence[str]) -> list[str]:
+    """What is scored after `classification_prompt`: each label after a space."""
+    return [f" {label}" for label in labels]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def serving_profile(profile: TaskProfile) -> TaskProfile:
@@ -128,8 +139,8 @@ def _example(
                 f"{', '.join(labels)}",
                 hint="fix its response (`mindpilot memory update`), or give --labels",
             )
-        messages = classification_messages(experience.situation, labels)
-        return Example(tuple(messages), target, weight, record, target)
+        prompt = classification_prompt(experience.situation)
+        return Example((), f" {target}", weight, record, target, prompt)
     asked = [Message("user", experience.situation)]
     taken = take_from_mental_process(store, namespace, task, asked, count_tokens, profile)
     return Example(tuple(compose(taken, asked)), target, weight, record)

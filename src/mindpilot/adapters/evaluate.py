@@ -1,6 +1,6 @@
 """Validation through the serving path: what is measured is what a request will get.
 
-Classification: accuracy of the most likely label (`Backend.score_continuations`, the scorer
+Classification: accuracy of the most likely label (`Backend.score_text`, the scorer
 `mindpilot classify` uses). Generation: token F1 of the greedy answer against the stored
 response (SQuAD-style normalisation, as in every QA benchmark here).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mindpilot.adapters.data import Example
+from mindpilot.adapters.data import Example, label_continuations
 from mindpilot.metrics import token_f1
 from mindpilot.types import GenerationConfig
 
@@ -24,7 +24,8 @@ def accuracy(
 ) -> float:
     right = 0
     for example in examples:
-        scores = backend.score_continuations(list(example.messages), labels, adapter=adapter)
+        assert example.text is not None  # classification examples carry their prompt text
+        scores = backend.score_text(example.text, label_continuations(labels), adapter=adapter)
         right += labels[max(range(len(labels)), key=scores.__getitem__)] == example.label
     return right / len(examples)
 

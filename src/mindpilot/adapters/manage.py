@@ -30,6 +30,16 @@ def set_active(
     return store.put_task(replace(profile, adapter=adapter_id), actor=actor)
 
 
+def deactivate(store: Store, namespace: str, task: str, *, actor: str = "user") -> bool:
+    """The task answers with the bare base again (its adapters stay saved); False when it had
+    no active adapter (nothing is written). NotFoundError if the namespace has no such task
+    profile."""
+    if store.get_task(namespace, task).adapter is None:
+        return False
+    set_active(store, namespace, task, None, actor=actor)
+    return True
+
+
 def activate(
     store: Store, library: AdapterLibrary, namespace: str, adapter_id: str, *, actor: str = "user"
 ) -> Manifest:

@@ -1,28 +1,30 @@
 """The training loop: LoRA (peft) on a copy of the frozen base; the base itself never changes.
 
-Only the adapter's low-rank matrices get gradients. The loss is the cross-entropy of the
-answer's tokens (the prompt is context, not something to learn), weighted per example by its
+Only the adapter's low-rank matrices get gradients. Generation: the loss is the cross-entropy
+of the answer's tokens (the prompt is context, not something to learn). Classification: the
+cross-entropy of the right label among the labels only, at the answer position (a "pair" loss
+over the labels' first tokens: it spends no capacity on the rest of the vocabulary, and
+measured better than full-vocabulary loss at every size). Each example is weighted by its
 feedback. Deterministic for a seed on the CPU.
 """
 
 from __future__ import annotations
 
-import copy
 import random
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from mindpilot.adapters.config import AdapterConfig
-from mindpilot.adapters.data import Example
+from mindpilot.adapters.data import Example, label_continuations
 from mindpilot.autopilot.transformers_backend import peft_quietly
-from mindpilot.errors import ValidationError
+from mindpilot.errors import ConfigError, ValidationError
 
-WARMUP_SHARE = 0.06  # of all steps, with the learning rate rising linearly from 0
+WARMUP_SHARE = 0.1  # of all steps, with the learning rate rising linearly from 0
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,10 @@ class Progress:
 
 @dataclass(frozen=True)
 class Tokenized:
-    ids: list[int]  # prompt + answer
+    ids: list[int]  # prompt + answer (classification: the prompt only)
     answer_from: int  # index of the first answer token
     weight: float
+    gold: int = -1  # classification: the index of the right label among `choices`
 
 
 @dataclass
@@ -56,16 +59,41 @@ class Trained:
     skipped_long: int  # examples over max_tokens, left out
 
 
+def label_choices(tokenizer: Any, labels: Sequence[str]) -> list[int] | None:
+    """The first token of each label's continuation, or None when two labels share it (then
+    the loss falls back to the labels' whole token sequences)."""
+    firsts = [tokenizer(c, add_special_tokens=False)["input_ids"][0] for c in labels]
+    return firsts if len(set(firsts)) == len(firsts) else None
+
+
 def tokenize(
-    backend: Any, examples: Sequence[Example], config: AdapterConfig, *, end_answer: bool
+    backend: Any,
+    examples: Sequence[Example],
+    config: AdapterConfig,
+    *,
+    end_answer: bool,
+    labels: Sequence[str] = (),
+    pair: bool = False,
 ) -> tuple[list[Tokenized], int]:
-    """Prompt ids (the backend's chat template) + answer ids (+ the end-of-turn token when the
-    model must learn to stop); examples longer than `config.max_tokens` are left out."""
+    """Prompt ids (the backend's chat template, or the plain classification prompt) + answer
+    ids (+ the end-of-turn token when the model must learn to stop); examples longer than
+    `config.max_tokens` are left out."""
     tokenizer = backend.tokenizer
     end = [tokenizer.eos_token_id] if end_answer and tokenizer.eos_token_id is not None else []
     done, skipped = [], 0
     for example in examples:
-        prompt = backend.prompt_ids(list(example.messages))
+        if example.text is not None and pair:  # classification: the prompt alone
+            prompt = tokenizer(example.text, add_special_tokens=False)["input_ids"]
+            if len(prompt) + 1 > config.max_tokens:
+                skipped += 1
+                continue
+            gold = list(labels).index(example.label or "")
+            done.append(Tokenized(prompt, len(prompt), example.weight, gold))
+            continue
+        if example.text is not None:  # classification, labels that share a first token
+            prompt = tokenizer(example.text, add_special_tokens=False)["input_ids"]
+        else:
+            prompt = backend.prompt_ids(list(example.messages))
         answer = tokenizer(example.target, add_special_tokens=False)["input_ids"] + end
         if len(prompt) + len(answer) > config.max_tokens:
             skipped += 1
@@ -74,14 +102,18 @@ def tokenize(
     return done, skipped
 
 
-def base_copy(backend: Any) -> torch.nn.Module:
-    """A trainable-free copy of the bare base model: without the adapters the backend serves."""
-    from peft import PeftModel
-
-    clone = copy.deepcopy(backend.model)
-    if isinstance(clone, PeftModel):
-        clone = clone.unload()  # removes every LoRA layer, leaving the base weights
-    return clone
+def check_targets(model: torch.nn.Module, targets: Sequence[str]) -> None:
+    """ConfigError unless the model has linear layers named like each of `targets`."""
+    # a layer an adapter already wraps keeps its name (its `base_layer` is the Linear)
+    linear = {n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+              if (isinstance(m, torch.nn.Linear) or hasattr(m, "base_layer"))
+              and "lora_" not in n and not n.endswith("base_layer")}  # fmt: skip
+    missing = [t for t in targets if t not in linear]
+    if missing:
+        raise ConfigError(
+            f"the model has no linear layers named {', '.join(missing)}",
+            hint=f"choose among: {', '.join(sorted(linear))}",
+        )
 
 
 def train(
@@ -90,13 +122,18 @@ def train(
     config: AdapterConfig,
     *,
     end_answer: bool,
+    labels: Sequence[str] = (),
     progress: Callable[[Progress], None] | None = None,
 ) -> Trained:
-    """Train a LoRA adapter on `examples`; the backend's own model is not touched."""
+    """Train a LoRA adapter on `examples` (`labels`: a classification task's, in scoring
+    order); the backend's own model is not touched."""
     from peft import LoraConfig, get_peft_model
 
     started = time.perf_counter()
-    rows, skipped = tokenize(backend, examples, config, end_answer=end_answer)
+    choices = label_choices(backend.tokenizer, label_continuations(labels)) if labels else None
+    rows, skipped = tokenize(
+        backend, examples, config, end_answer=end_answer, labels=labels, pair=choices is not None
+    )
     if not rows:
         raise ValidationError(
             f"every example is longer than max_tokens={config.max_tokens}",
@@ -111,11 +148,12 @@ def train(
         task_type="CAUSAL_LM",
     )
     with peft_quietly():
-        model = get_peft_model(base_copy(backend), lora)
+        model = get_peft_model(backend.base_copy(), lora)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
     batches_per_epoch = -(-len(rows) // config.batch_size)
-    steps = batches_per_epoch * config.epochs
+    # a few examples for a few epochs are too few steps to learn from: train at least min_steps
+    steps = max(config.min_steps, batches_per_epoch * config.epochs)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_then_decay(steps))
     pad = backend.tokenizer.pad_token_id or 0
     rng = random.Random(config.seed)
@@ -123,21 +161,19 @@ def train(
     stopped = False
     model.train()
     with torch.enable_grad():
-        for epoch in range(config.epochs):
-            for batch in _batches(rows, config.batch_size, rng):
-                loss = _step(model, batch, pad)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                optimizer.zero_grad(set_to_none=True)
-                losses.append(float(loss.detach()))
-                elapsed = time.perf_counter() - started
-                if progress is not None:
-                    progress(Progress(len(losses), steps, epoch + 1, losses[-1], elapsed))
-                if elapsed > config.max_minutes * 60:
-                    stopped = True
-                    break
-            if stopped:
+        for batch in _schedule(rows, config.batch_size, steps, rng):
+            loss = _step(model, batch, pad, choices)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+            elapsed = time.perf_counter() - started
+            if progress is not None:
+                epoch = (len(losses) - 1) // batches_per_epoch + 1
+                progress(Progress(len(losses), steps, epoch, losses[-1], elapsed))
+            if elapsed > config.max_minutes * 60 and len(losses) < steps:
+                stopped = True
                 break
     model.eval()
     return Trained(
@@ -149,6 +185,19 @@ def train(
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         skipped_long=skipped,
     )
+
+
+def _schedule(
+    rows: list[Tokenized], size: int, steps: int, rng: random.Random
+) -> Iterator[list[Tokenized]]:
+    """`steps` batches: epoch after epoch, each shuffled anew."""
+    done = 0
+    while True:
+        for batch in _batches(rows, size, rng):
+            if done == steps:
+                return
+            done += 1
+            yield batch
 
 
 def _batches(rows: list[Tokenized], size: int, rng: random.Random) -> list[list[Tokenized]]:
@@ -165,24 +214,22 @@ def _batches(rows: list[Tokenized], size: int, rng: random.Random) -> list[list[
     return chunks
 
 
-def _step(model: Any, batch: list[Tokenized], pad: int) -> torch.Tensor:
+def _step(model: Any, batch: list[Tokenized], pad: int, choices: list[int] | None) -> torch.Tensor:
     """The batch's loss: per example, the mean cross-entropy of its answer tokens; across
     examples, their feedback-weighted mean.
 
     Rows are left-padded so every answer ends at the last position, and the vocabulary
     projection runs only over the last K+1 positions (K: the longest answer): a long prompt
     then costs no (B, T, vocab) logits."""
+    if choices is not None:
+        return _label_step(model, batch, pad, choices)
     width = max(len(r.ids) for r in batch)
     answer = max(len(r.ids) - r.answer_from for r in batch)  # K
-    ids = torch.full((len(batch), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    ids, mask, positions = _left_padded([r.ids for r in batch], pad)
     targets = torch.full((len(batch), width), -100, dtype=torch.long)  # -100: not learned
     for i, row in enumerate(batch):
         start = width - len(row.ids)
-        ids[i, start:] = torch.tensor(row.ids)
-        mask[i, start:] = 1
         targets[i, start + row.answer_from :] = torch.tensor(row.ids[row.answer_from :])
-    positions = (mask.cumsum(1) - 1).clamp(min=0)  # left padding must not shift positions
     out = model(
         input_ids=ids,
         attention_mask=mask,
@@ -199,6 +246,33 @@ def _step(model: Any, batch: list[Tokenized], pad: int) -> torch.Tensor:
     per_example = (per_token * counted).sum(1) / counted.sum(1).clamp(min=1)
     weights = torch.tensor([r.weight for r in batch])
     return (per_example * weights).sum() / weights.sum()
+
+
+def _label_step(model: Any, batch: list[Tokenized], pad: int, choices: list[int]) -> torch.Tensor:
+    """Classification: cross-entropy of the right label among the labels' first tokens, at
+    the prompt's last position."""
+    ids, mask, positions = _left_padded([r.ids for r in batch], pad)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1,
+                use_cache=False)  # fmt: skip
+    logits = out.logits[:, -1, choices].float()  # (B, labels)
+    gold = torch.tensor([r.gold for r in batch])
+    per_example = torch.nn.functional.cross_entropy(logits, gold, reduction="none")
+    weights = torch.tensor([r.weight for r in batch])
+    return (per_example * weights).sum() / weights.sum()
+
+
+def _left_padded(
+    rows: list[list[int]], pad: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ids, attention mask, position ids), each (B, T): rows end at the last position, and
+    positions count real tokens only, so padding shifts nothing."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, width - len(row) :] = torch.tensor(row)
+        mask[i, width - len(row) :] = 1
+    return ids, mask, (mask.cumsum(1) - 1).clamp(min=0)
 
 
 def _warmup_then_decay(steps: int) -> Callable[[int], float]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from mindpilot.adapters import classification_messages
+from mindpilot.adapters import classification_prompt, label_continuations
 from mindpilot.engine import Engine, used_record
 from mindpilot.errors import ValidationError
-from mindpilot.mental_process.records import RetrievalSettings, TaskProfile
+from mindpilot.mental_process.records import Experience, RetrievalSettings, TaskProfile
 from mindpilot.self_taking import task_profile
 from mindpilot.types import AdapterUse, UsedRecord
 
@@ -50,20 +50,24 @@ def classify(
     adapter = _adapter(engine, namespace, task)
     if adapter is not None:
         examples = 0  # the adapter was trained on this prompt without examples
-    messages = classification_messages(text, labels)
+    # self-taking finds the similar labelled examples; the prompt is a completion prompt
     prepared = engine.prepare(
-        messages,
+        text,
         task=task,
         namespace=namespace,
         use_memory=examples != 0 and engine.store is not None,
         profile=_example_profile(engine, namespace, task, examples),
     )
-    scores = engine.autopilot.backend.score_continuations(
-        list(prepared.messages), labels, adapter=adapter.id if adapter else None
+    taken = prepared.taken
+    shown = [h.record for h in taken.experiences] if taken else []
+    prompt = classification_prompt(
+        text, [(r.situation, r.response) for r in shown if isinstance(r, Experience)]
+    )
+    scores = engine.autopilot.backend.score_text(
+        prompt, label_continuations(labels), adapter=adapter.id if adapter else None
     )
     probabilities = _softmax(scores)
     best = max(range(len(labels)), key=lambda i: probabilities[i])
-    taken = prepared.taken
     return Classification(
         label=labels[best],
         probabilities=tuple(zip(labels, probabilities, strict=True)),

@@ -55,6 +55,16 @@ class Backend(ABC):
             hint="classification needs the in-process transformers backend",
         )
 
+    def score_text(
+        self, prefix: str, continuations: Sequence[str], *, adapter: str | None = None
+    ) -> list[float]:
+        """Like `score_continuations` after a plain-text prefix (no chat template): a small
+        model reads a completion prompt ("Review: ...\nSentiment:") better than a chat."""
+        raise ConfigError(
+            f"the {self.name} backend cannot score continuations",
+            hint="classification needs the in-process transformers backend",
+        )
+
     # ---- task adapters --------------------------------------------------------------------
     def load_adapter(self, name: str, folder: Path) -> None:
         """Load a saved adapter under `name`; requests name it in `GenerationConfig.adapter`."""

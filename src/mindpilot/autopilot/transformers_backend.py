@@ -122,7 +122,17 @@ class TransformersBackend(Backend):
     ) -> list[float]:
         """Sum of log-probabilities of each continuation's tokens after the prompt. The prompt
         is run once; each continuation reuses a copy of its KV cache."""
-        ids = self.prompt_ids(messages)
+        return self._score(self.prompt_ids(messages), continuations, adapter)
+
+    def score_text(
+        self, prefix: str, continuations: Sequence[str], *, adapter: str | None = None
+    ) -> list[float]:
+        ids: list[int] = self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+        return self._score(ids, continuations, adapter)
+
+    def _score(
+        self, ids: list[int], continuations: Sequence[str], adapter: str | None
+    ) -> list[float]:
         self._check_room(ids)
         scores = []
         with self._lock, self._applied(adapter), torch.inference_mode():
@@ -239,6 +249,17 @@ class TransformersBackend(Backend):
                     "delete it (`mindpilot adapters delete ID`) and train again",
                 ) from err
             freeze(self.model)
+
+    def base_copy(self) -> torch.nn.Module:
+        """A copy of the bare base, without the adapters this backend serves (to train a new
+        one on, leaving the served model alone)."""
+        from peft import PeftModel
+
+        with self._lock:
+            clone = copy.deepcopy(self.model)
+        if isinstance(clone, PeftModel):
+            clone = clone.unload()  # removes every LoRA layer, leaving the base weights
+        return clone
 
     def adapter_names(self) -> list[str]:
         config = getattr(self.model, "peft_config", None)

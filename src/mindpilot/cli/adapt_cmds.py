@@ -190,11 +190,12 @@ def adapters_activate(
 @store_options
 def adapters_deactivate(task: str, namespace: str, store_path: Path | None, as_json: bool) -> None:
     """Answer TASK with the bare base again (the adapter stays saved)."""
-    from mindpilot.adapters import set_active
+    from mindpilot.adapters import deactivate
 
     with opened(store_path) as store:
-        set_active(store, namespace, task, None, actor="cli")
-    _done(as_json, {"task": task, "adapter": None}, f"task {task!r} answers without an adapter")
+        changed = deactivate(store, namespace, task, actor="cli")
+    text = f"task {task!r} answers without an adapter" + ("" if changed else " (it had none)")
+    _done(as_json, {"task": task, "adapter": None}, text)
 
 
 @adapters.command("delete")

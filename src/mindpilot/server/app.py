@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
 from mindpilot.errors import ConfigError
-from mindpilot.server import errors, memory_routes, openai_routes
+from mindpilot.server import adapter_routes, errors, memory_routes, openai_routes
 from mindpilot.server.deps import ServerState, get_state
 from mindpilot.server.keys import KeyStore
 from mindpilot.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
@@ -58,6 +58,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         state.queue.shutdown()
+        state.training.shutdown()  # a job still training stops at its next step
 
     app = FastAPI(title="mindpilot", version=_version(), lifespan=lifespan)
     app.state.mindpilot = state
@@ -65,6 +66,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.include_router(openai_routes.router)
     app.include_router(memory_routes.router)
+    app.include_router(adapter_routes.router)
 
     @app.get("/health", response_model=Health)
     def health(request: Request) -> Health:

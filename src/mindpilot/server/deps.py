@@ -13,6 +13,7 @@ from fastapi import HTTPException, Request
 
 from mindpilot.server.keys import HOW_TO_GET_A_KEY, KeyStore
 from mindpilot.server.queue import GenerationQueue
+from mindpilot.server.training_jobs import TrainingJobs
 
 if TYPE_CHECKING:
     from mindpilot.engine import Engine
@@ -23,14 +24,15 @@ if TYPE_CHECKING:
 @dataclass
 class ServerState:
     """What one running server holds: the one engine (opened by `Engine.open`, lazily, so the
-    Mental Process REST API and `/v1/models` answer before the model loads), the keys and the
-    generation queue."""
+    Mental Process REST API and `/v1/models` answer before the model loads), the keys, the
+    generation queue and the adapter training jobs."""
 
     engine: Engine
     open_mode: bool = False  # no API keys: every caller is in `open_namespace`
     open_namespace: str = "default"
     keys: KeyStore | None = None  # required unless open_mode
     queue: GenerationQueue = field(default_factory=GenerationQueue)
+    training: TrainingJobs = field(default_factory=TrainingJobs)  # one job at a time
 
     @property
     def store(self) -> Store:
