@@ -60,6 +60,10 @@ class GenerationConfig:
     seed: int | None = None
     # A task adapter (LoRA) the backend has loaded under this name; None = the bare base model.
     adapter: str | None = None
+    # Context-aware decoding strength alpha: with a contrast prompt (the request without the
+    # Mental Process records), each step decodes from (1 + alpha) * z_with - alpha * z_without.
+    # 0 = plain decoding. In-process backends only.
+    faithfulness: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -70,6 +74,8 @@ class GenerationConfig:
             raise ConfigError(f"top_p={self.top_p} must be in (0, 1]")
         if any(not s for s in self.stop):
             raise ConfigError("stop strings must not be empty")
+        if not 0 <= self.faithfulness <= 5:
+            raise ConfigError(f"faithfulness={self.faithfulness} must be in [0, 5]")
 
     @property
     def greedy(self) -> bool:
@@ -206,6 +212,21 @@ class AdapterUse:
 
 
 @dataclass(frozen=True)
+class Citation:
+    """Where one piece of an answer comes from: a sentence of a generated answer, or the span
+    an extractive answer is. `record_id` None: no taken record supports it."""
+
+    text: str  # the piece of the answer
+    start: int  # its character offsets in the answer
+    end: int
+    record_id: str | None
+    version: int = 0
+    record_start: int = -1  # character offsets of the supporting text in the record's text
+    record_end: int = -1
+    score: float = 0.0  # support strength (method-specific, higher is better)
+
+
+@dataclass(frozen=True)
 class Response:
     """An answer and why it is what it is."""
 
@@ -224,6 +245,10 @@ class Response:
     decode_searches: int = 0  # searches made mid-answer because the model was unsure
     decode_retrieval_s: float = 0.0
     adapter: AdapterUse | None = None  # the task's adapter applied to the base, if any
+    citations: tuple[Citation, ...] = ()  # per sentence (generated) or the span (extractive)
+    abstained: bool = False  # the answer is the task's "I don't know" line
+    answer_mode: str = "generate"  # "generate" or "extractive"
+    faithfulness: float = 0.0  # the context-aware decoding alpha that was applied
 
     @property
     def used_ids(self) -> list[str]:

@@ -11,13 +11,27 @@ import click
 
 from mindpilot.cli.memory_cmds import emit_json, opened, store_options, table, when
 from mindpilot.errors import ConflictError
-from mindpilot.mental_process.records import RetrievalSettings, TaskProfile
+from mindpilot.mental_process.records import (
+    ANSWER_MODES,
+    ANSWER_STYLES,
+    RetrievalSettings,
+    TaskProfile,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 RETRIEVAL_FIELDS = [f.name for f in dataclasses.fields(RetrievalSettings)]
 # the fields' annotations are strings here (from __future__ import annotations in records.py)
 RETRIEVAL_TYPES = {
     f.name: float if f.type == "float" else int for f in dataclasses.fields(RetrievalSettings)
+}
+# answer settings as options: --answer-mode, --faithfulness, --answer-style, --abstain/...
+ANSWER_OPTIONS = {
+    "mode": ("--answer-mode", click.Choice(ANSWER_MODES), "generate, or extractive: a cited span"),
+    "faithfulness": ("--faithfulness", float, "context-aware decoding alpha (0 = off)"),
+    "style": ("--answer-style", click.Choice(ANSWER_STYLES), "free, or short: a few words"),
+    "abstain": ("--abstain/--no-abstain", bool, "say abstain-text instead of inventing"),
+    "abstain_text": ("--abstain-text", str, "the line said when abstaining"),
+    "min_support": ("--min-support", float, "supported share of sentences below which to abstain"),
 }
 
 
@@ -33,6 +47,12 @@ def profile_options(command: F) -> F:
             click.option(f"--{name.replace('_', '-')}", name, type=RETRIEVAL_TYPES[name])
             for name in RETRIEVAL_FIELDS
         ),
+        *(
+            click.option(
+                flag, f"answer_{name}", type=None if kind is bool else kind, default=None, help=text
+            )
+            for name, (flag, kind, text) in ANSWER_OPTIONS.items()
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -41,9 +61,13 @@ def profile_options(command: F) -> F:
 
 def _apply(profile: TaskProfile, given: dict[str, Any]) -> TaskProfile:
     retrieval = {k: given.pop(k) for k in RETRIEVAL_FIELDS if given.get(k) is not None}
+    answer = {k: given.pop(f"answer_{k}") for k in ANSWER_OPTIONS}
+    answer = {k: v for k, v in answer.items() if v is not None}
     fields = {k: v for k, v in given.items() if v is not None and v != ()}
     if retrieval:
         fields["retrieval"] = dataclasses.replace(profile.retrieval, **retrieval)
+    if answer:
+        fields["answer"] = dataclasses.replace(profile.answer, **answer)
     return dataclasses.replace(profile, **fields)
 
 
@@ -51,8 +75,10 @@ def _show(profile: TaskProfile, as_json: bool) -> None:
     if as_json:
         emit_json(profile.to_dict())
         return
-    rows = [(k, v) for k, v in profile.to_dict().items() if k not in ("kind", "retrieval")]
+    nested = ("kind", "retrieval", "answer")
+    rows = [(k, v) for k, v in profile.to_dict().items() if k not in nested]
     rows += [(f"retrieval.{k}", v) for k, v in dataclasses.asdict(profile.retrieval).items()]
+    rows += [(f"answer.{k}", v) for k, v in dataclasses.asdict(profile.answer).items()]
     table(f"task {profile.name}", ("field", "value"), rows)
 
 

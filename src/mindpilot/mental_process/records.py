@@ -276,6 +276,45 @@ class RetrievalSettings:
         _number(self, "unsure_below", 0.0, 1.0)
 
 
+ANSWER_MODES: tuple[str, ...] = ("generate", "extractive")
+ANSWER_STYLES: tuple[str, ...] = ("free", "short")
+MAX_FAITHFULNESS = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerSettings:
+    """How a task answers from what it took: faithful to the records, extractive and cited,
+    or "I don't know"."""
+
+    # "generate": the model writes the answer; "extractive": the answer is the best span of
+    # the taken knowledge, scored by the model, cited by record id and character offsets.
+    mode: str = "generate"
+    # Context-aware decoding strength alpha (in-process backend): each step's logits are
+    # (1 + alpha) * with the records - alpha * without them; 0 turns it off.
+    faithfulness: float = 0.0
+    # "short": a few words (the prompt asks for it and decoding stops after the first
+    # sentence); "free": as the model likes.
+    style: str = "free"
+    # Say `abstain_text` instead of answering when no knowledge was taken, or when less than
+    # `min_support` of the answer's sentences are supported by the taken records.
+    abstain: bool = False
+    abstain_text: str = "I don't know."
+    min_support: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("mode", ANSWER_MODES), ("style", ANSWER_STYLES)):
+            if getattr(self, name) not in allowed:
+                raise ValidationError(
+                    f"answer {name} {getattr(self, name)!r} is not valid",
+                    hint=f"use one of: {', '.join(allowed)}",
+                )
+        _number(self, "faithfulness", 0.0, MAX_FAITHFULNESS)
+        _number(self, "min_support", 0.0, 1.0)
+        if not isinstance(self.abstain, bool):
+            raise ValidationError("field 'abstain' must be true or false")
+        _text(self, "abstain_text")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TaskProfile:
     """A task: who the assistant is for it and what it may draw on."""
@@ -287,6 +326,7 @@ class TaskProfile:
     expertise: tuple[str, ...] = ()  # knowledge domains the task may draw on; () = all
     default_emotion: str | None = None  # used when the task has no emotion record
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
     adapter: str | None = None  # id of the active task adapter ("ad_..."), if any
     version: int = 0
     created_at: float = 0.0
@@ -309,6 +349,8 @@ class TaskProfile:
                 _text(self, name)
         if not isinstance(self.retrieval, RetrievalSettings):
             raise ValidationError("field 'retrieval' must be RetrievalSettings")
+        if not isinstance(self.answer, AnswerSettings):
+            raise ValidationError("field 'answer' must be AnswerSettings")
         _whole(self, "version")
 
     def to_dict(self) -> dict[str, Any]:
@@ -337,10 +379,9 @@ def record_from_dict(data: Mapping[str, Any]) -> Record | TaskProfile:
     try:
         if kind == "task":
             fields = _check_keys(TaskProfile, fields, "task")
-            if isinstance(fields.get("retrieval"), Mapping):
-                fields["retrieval"] = RetrievalSettings(
-                    **_check_keys(RetrievalSettings, fields["retrieval"], "retrieval")
-                )
+            for name, settings in (("retrieval", RetrievalSettings), ("answer", AnswerSettings)):
+                if isinstance(fields.get(name), Mapping):
+                    fields[name] = settings(**_check_keys(settings, fields[name], name))
             return TaskProfile(**fields)
         if kind not in RECORD_TYPES:
             raise ValidationError(

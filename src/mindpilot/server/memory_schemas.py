@@ -25,6 +25,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from mindpilot.mental_process.records import (
     MAX_TOP_K,
+    AnswerSettings,
     Change,
     Hit,
     Kind,
@@ -166,6 +167,11 @@ class TaskIn(_In):
         default_factory=RetrievalSettings,
         description="Top k and token budgets per kind, minimum similarity, decoding retrieval.",
     )
+    answer: AnswerSettings = Field(
+        default_factory=AnswerSettings,
+        description="Answer mode (generate | extractive), faithfulness (context-aware decoding "
+        "alpha, 0 = off), style (free | short), abstention.",
+    )
 
     def profile(self, namespace: str, name: str) -> _TaskProfile:
         fields = {f: getattr(self, f) for f in type(self).model_fields}
@@ -224,6 +230,7 @@ class TaskOut(_Out):
     expertise: list[str]
     default_emotion: str | None
     retrieval: RetrievalSettings
+    answer: AnswerSettings
     adapter: str | None
     version: int
     created_at: float
