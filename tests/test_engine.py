@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mindpilot.autopilot import Autopilot, Message
-from mindpilot.engine import AutopilotWithMentalProcess, Engine
+from mindpilot.engine import Engine
 from mindpilot.mental_process import (
     Experience,
     Knowledge,
@@ -17,6 +17,7 @@ from mindpilot.mental_process import (
     Store,
     TaskProfile,
 )
+from mindpilot.proposal import AutopilotWithMentalProcess
 
 NS = "acme"
 WARRANTY = "The Acme rocket skates carry a warranty of nine years for every skate."

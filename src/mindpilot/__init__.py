@@ -16,8 +16,9 @@ from mindpilot.errors import MindpilotError
 
 if TYPE_CHECKING:
     from mindpilot.autopilot import Autopilot, create_autopilot_system
-    from mindpilot.engine import AutopilotWithMentalProcess, Engine
+    from mindpilot.engine import Engine
     from mindpilot.mental_process import MentalProcess
+    from mindpilot.proposal import AutopilotWithMentalProcess
     from mindpilot.types import GenerationConfig, Message, Response, UsedRecord
 
 # public name -> module that defines it
@@ -30,7 +31,7 @@ _LAZY = {
     "create_autopilot_system": "mindpilot.autopilot",
     "MentalProcess": "mindpilot.mental_process",
     "Engine": "mindpilot.engine",
-    "AutopilotWithMentalProcess": "mindpilot.engine",
+    "AutopilotWithMentalProcess": "mindpilot.proposal",
 }
 
 __all__ = [

@@ -18,18 +18,27 @@ from typing import TYPE_CHECKING, Any
 
 from mindpilot.adapters import AdapterLibrary, Manifest, attach, serving_profile
 from mindpilot.autopilot.model import Autopilot
-from mindpilot.mental_process.records import Hit, TaskProfile
+from mindpilot.autopilot.span_scoring import CandidateScorer
+from mindpilot.errors import ConfigError, ValidationError
+from mindpilot.mental_process.embed import Embedder
+from mindpilot.mental_process.records import ANSWER_MODES, AnswerSettings, Hit, TaskProfile
 from mindpilot.mental_process.store import Store, open_store
 from mindpilot.self_taking import TakenRecords, compose, take_from_mental_process, task_profile
+from mindpilot.self_taking.citations import cite, supported_fraction
+from mindpilot.self_taking.compose import answer_config
+from mindpilot.self_taking.extractive import extract
 from mindpilot.self_taking.while_decoding import RetrieveWhileDecoding
 from mindpilot.types import (
     AdapterUse,
+    Citation,
     Generation,
     GenerationConfig,
     Message,
     Prompt,
     Response,
     Stream,
+    Timings,
+    Usage,
     UsedRecord,
     as_messages,
     with_overrides,
@@ -37,6 +46,9 @@ from mindpilot.types import (
 
 if TYPE_CHECKING:
     from mindpilot.monitor.audit import AuditLog
+
+# An extractive answer with no knowledge taken, when the task does not abstain.
+NOTHING_TO_EXTRACT = "Nothing in memory to extract an answer from."
 
 
 @dataclass(frozen=True)
@@ -220,15 +232,18 @@ class Engine:
         namespace: str = "default",
         config: GenerationConfig | None = None,
         use_memory: bool = True,
+        answer_mode: str | None = None,
         **overrides: Any,
     ) -> Response:
-        """Answer with what the task needs from the Mental Process; see `Response`."""
+        """Answer with what the task needs from the Mental Process; see `Response`.
+        `answer_mode` ("generate" or "extractive") overrides the task's for this request."""
         return self.stream(
             prompt,
             task=task,
             namespace=namespace,
             config=config,
             use_memory=use_memory,
+            answer_mode=answer_mode,
             **overrides,
         ).finish()
 
@@ -240,11 +255,12 @@ class Engine:
         namespace: str = "default",
         config: GenerationConfig | None = None,
         use_memory: bool = True,
+        answer_mode: str | None = None,
         **overrides: Any,
     ) -> Stream[Response]:
         """Like `respond`, streamed; `.result` holds the Response after the last piece."""
         prepared = self.prepare(prompt, task=task, namespace=namespace, use_memory=use_memory)
-        return self.stream_prepared(prepared, config, **overrides)
+        return self.stream_answer(prepared, config, answer_mode=answer_mode, **overrides)
 
     def stream_prepared(
         self,
@@ -260,11 +276,29 @@ class Engine:
         adapter = self.apply_adapter(prepared.namespace, prepared.adapter)
         config = replace(config, adapter=adapter.id if adapter else None)
         hook = self._hook(prepared)
-        if hook is None:
+        contrast, alpha = self._contrast(prepared, config)
+        config = replace(config, faithfulness=alpha)
+        if hook is None and contrast is None:
             stream = self.autopilot.stream(messages, config)
         else:
-            stream = self.autopilot.backend.stream_with_hook(messages, config, hook)
-        return Stream(self._respond(prepared, stream, session_id, hook, adapter))
+            backend = self.autopilot.backend
+            stream = backend.stream_with_hook(messages, config, hook, contrast)
+        return Stream(self._respond(prepared, stream, session_id, hook, adapter, alpha))
+
+    def _contrast(
+        self, prepared: ComposedRequest, config: GenerationConfig
+    ) -> tuple[list[Message] | None, float]:
+        """Context-aware decoding's second reading (the request composed without the knowledge
+        taken; persona, tone and examples kept) and its alpha: the request's
+        `faithfulness`, else the task's. (None, 0.0), i.e. plain decoding, when no knowledge
+        was taken, alpha is 0, or the backend has no logits to contrast (a remote one)."""
+        taken = prepared.taken
+        if taken is None or not taken.knowledge or not self.autopilot.backend.supports_contrast:
+            return None, 0.0
+        alpha = config.faithfulness or taken.profile.answer.faithfulness
+        if alpha == 0:
+            return None, 0.0
+        return compose(replace(taken, knowledge=()), prepared.request), alpha
 
     def _hook(self, prepared: ComposedRequest) -> RetrieveWhileDecoding | None:
         """Retrieval during decoding, where the backend can and the task allows it."""
@@ -287,16 +321,18 @@ class Engine:
         session_id: str | None = None,
         hook: RetrieveWhileDecoding | None = None,
         adapter: AdapterUse | None = None,
+        faithfulness: float = 0.0,
     ) -> Generator[str, None, Response]:
-        yield from stream
-        generation: Generation = stream.finish()
         taken = prepared.taken
-        used = [used_record(h) for h in (taken.knowledge if taken else ())]
-        used += [used_record(h, "decoding") for h in (hook.added if hook else ())]
-        used += [used_record(h) for h in (taken.experiences if taken else ())]
-        if taken and taken.emotion:  # not searched for: the task's current state, always used
-            emotion = taken.emotion
-            used.append(UsedRecord(emotion.id, emotion.kind, emotion.version, 1.0, 1.0))
+        # A task that may abstain shows nothing before the whole answer is judged: a streamed
+        # answer is never retracted.
+        hold = taken is not None and taken.profile.answer.abstain
+        if not hold:
+            yield from stream
+        generation: Generation = stream.finish()
+        used = _used(taken, hook.added if hook else ())
+        knowledge = [*(taken.knowledge if taken else ()), *(hook.added if hook else ())]
+        citations, abstained = self._judge(taken, generation.text, knowledge)
         prompt, memory_tokens = prepared.messages, prepared.memory_tokens
         if hook is not None and hook.messages is not None:  # knowledge was added mid-answer
             prompt = hook.messages
@@ -304,10 +340,10 @@ class Engine:
                 prepared.request
             )
         response = Response(
-            text=generation.text,
+            text=taken.profile.answer.abstain_text if taken and abstained else generation.text,
             namespace=prepared.namespace,
             task=prepared.task,
-            used=tuple(used),
+            used=used,
             tone=taken.tone if taken else None,
             prompt=prompt,
             generation=generation,
@@ -318,36 +354,173 @@ class Engine:
             decode_searches=hook.searches if hook else 0,
             decode_retrieval_s=hook.retrieval_s if hook else 0.0,
             adapter=adapter,
+            faithfulness=faithfulness,
+            citations=citations,
+            abstained=abstained,
         )
+        if hold:
+            yield response.text
+        return self._audited(response, session_id)
+
+    def _audited(self, response: Response, session_id: str | None) -> Response:
         if self.audit is None:
             return response
         return replace(response, audit_id=self.audit.record(response, session_id).id)
 
+    # ---- the task's answer settings: extractive, abstention, short (AnswerSettings) --------
+    def stream_answer(
+        self,
+        prepared: ComposedRequest,
+        config: GenerationConfig | None = None,
+        *,
+        answer_mode: str | None = None,
+        session_id: str | None = None,
+        **overrides: Any,
+    ) -> Stream[Response]:
+        """Answer a prepared request as its task's answer settings say: the best span of the
+        taken knowledge (extractive; `answer_mode` overrides the task's), "I don't know"
+        without generating when the task abstains and nothing was taken, a short answer
+        stopped after its first sentence, or else `stream_prepared`."""
+        taken = prepared.taken
+        settings = taken.profile.answer if taken else AnswerSettings()
+        mode = answer_mode or settings.mode
+        if mode not in ANSWER_MODES:
+            raise ValidationError(
+                f"answer_mode {mode!r} is not valid", hint=f"use one of: {', '.join(ANSWER_MODES)}"
+            )
+        config = answer_config(taken, with_overrides(config, overrides))
+        if mode == "extractive":
+            return self._stream_extractive(prepared, session_id)
+        if settings.abstain and not (taken and taken.knowledge):
+            text = settings.abstain_text
+            return Stream(self._answer_without_model(prepared, text, mode, session_id))
+        return self.stream_prepared(prepared, config, session_id=session_id)
 
-class AutopilotWithMentalProcess:
-    """The proposal's object: the frozen model conditioned on a Mental Process.
+    def _stream_extractive(
+        self, prepared: ComposedRequest, session_id: str | None
+    ) -> Stream[Response]:
+        backend = self.autopilot.backend
+        if not isinstance(backend, CandidateScorer):
+            raise ConfigError(
+                f"extractive answers need the local backend; {backend.name} has no logits",
+                hint="use --backend transformers, or set the task's answer mode to generate",
+            )
+        taken = prepared.taken
+        if taken is None or not taken.knowledge:  # nothing to extract from: say so
+            answer = taken.profile.answer if taken else AnswerSettings()
+            text = answer.abstain_text if answer.abstain else NOTHING_TO_EXTRACT
+            return Stream(self._answer_without_model(prepared, text, "extractive", session_id))
+        if taken.profile.answer.mode != "extractive":  # asked per request: ask for a few words
+            answer = replace(taken.profile.answer, mode="extractive")
+            taken = replace(taken, profile=replace(taken.profile, answer=answer))
+            prepared = replace(
+                self.recompose(prepared.namespace, prepared.task, taken, prepared.request),
+                adapter=prepared.adapter,
+            )
+        return Stream(self._extract(prepared, backend, session_id))
 
-    >>> model, tokenizer = create_autopilot_system()
-    >>> apmp = AutopilotWithMentalProcess(model, tokenizer, MentalProcess())
-    >>> apmp.generate_text("Explain the concept of supervised learning.", "Machine Learning")
-    """
+    def _extract(
+        self, prepared: ComposedRequest, scorer: CandidateScorer, session_id: str | None
+    ) -> Generator[str, None, Response]:
+        started = time.perf_counter()
+        adapter = self.apply_adapter(prepared.namespace, prepared.adapter)
+        taken = prepared.taken
+        assert taken is not None
+        questions = [m.content for m in prepared.request if m.role == "user"]
+        found = extract(
+            scorer, prepared.messages, taken.knowledge, questions[-1] if questions else "",
+            self._embedder(), adapter=adapter.id if adapter else None,
+        )  # fmt: skip
+        span = found.span
+        text = span.text if span else NOTHING_TO_EXTRACT
+        timings = Timings(found.prompt_s, found.batch_s, time.perf_counter() - started)
+        usage = Usage(found.prompt_tokens, found.span_tokens)
+        generation = self._generation(text, usage, timings)
+        response = self._response(
+            prepared, generation, found.messages, adapter,
+            citations=(span.citation(),) if span else (), abstained=span is None,
+            answer_mode="extractive",
+        )  # fmt: skip
+        yield text
+        return self._audited(response, session_id)
 
-    def __init__(self, autopilot_model: Any, autopilot_tokenizer: Any, mental_process: Any) -> None:
-        from mindpilot.autopilot.transformers_backend import TransformersBackend
-
-        backend = TransformersBackend(autopilot_model, autopilot_tokenizer)
-        self.mental_process = mental_process
-        self.engine = Engine(Autopilot(backend), mental_process.store)
-
-    def generate_text(self, prompt: str, task: str, max_new_tokens: int = 128) -> str:
-        """The answer to `prompt`, taking from the Mental Process what `task` needs."""
-        return self.respond(prompt, task, max_new_tokens=max_new_tokens).text
-
-    def respond(self, prompt: str, task: str, **overrides: Any) -> Response:
-        """Like `generate_text`, with provenance and timings."""
-        return self.engine.respond(
-            prompt, task=task, namespace=self.mental_process.namespace, **overrides
+    def _answer_without_model(
+        self, prepared: ComposedRequest, text: str, mode: str, session_id: str | None
+    ) -> Generator[str, None, Response]:
+        """The "I don't know" line (or "nothing to extract from"), no generation at all."""
+        generation = self._generation(text, Usage(0, 0), Timings(0.0, 0.0, 0.0))
+        response = self._response(
+            prepared, generation, prepared.messages, None, abstained=True, answer_mode=mode
         )
+        yield text
+        return self._audited(response, session_id)
+
+    def _generation(self, text: str, usage: Usage, timings: Timings) -> Generation:
+        backend = self.autopilot.backend
+        return Generation(text, "stop", usage, timings, backend.model_name, backend.name)
+
+    def _response(
+        self,
+        prepared: ComposedRequest,
+        generation: Generation,
+        prompt: Sequence[Message],
+        adapter: AdapterUse | None,
+        *,
+        citations: tuple[Citation, ...] = (),
+        abstained: bool = False,
+        answer_mode: str = "generate",
+    ) -> Response:
+        """A response not decoded by `stream_prepared` (extractive, or without the model)."""
+        taken = prepared.taken
+        count = self.autopilot.count_tokens
+        return Response(
+            text=generation.text,
+            namespace=prepared.namespace,
+            task=prepared.task,
+            used=_used(taken, ()),
+            tone=taken.tone if taken else None,
+            prompt=tuple(prompt),
+            generation=generation,
+            retrieval_s=taken.retrieval_s if taken else 0.0,
+            compose_s=prepared.compose_s,
+            memory_tokens=count(prompt) - count(prepared.request) if taken else 0,
+            request=prepared.request,
+            adapter=adapter,
+            citations=citations,
+            abstained=abstained,
+            answer_mode=answer_mode,
+        )
+
+    def _judge(
+        self, taken: TakenRecords | None, text: str, knowledge: Sequence[Hit]
+    ) -> tuple[tuple[Citation, ...], bool]:
+        """The answer's citations, and whether the task abstains from it instead (nothing
+        taken, or too little of it supported). An abstained answer cites nothing."""
+        if taken is None:
+            return (), False
+        citations = cite(text, knowledge, self._embedder())
+        settings = taken.profile.answer
+        unsupported = not knowledge or supported_fraction(citations) < settings.min_support
+        if settings.abstain and unsupported:
+            return (), True
+        return citations, False
+
+    def _embedder(self) -> Embedder | None:
+        """The store's embedder (citations compare meaning with it), if it has one."""
+        embedder: Embedder | None = getattr(self.store, "embedder", None)
+        return embedder
+
+
+def _used(taken: TakenRecords | None, added: Sequence[Hit]) -> tuple[UsedRecord, ...]:
+    """The provenance of a prompt: knowledge (then what was `added` while decoding),
+    experiences, and the task's current emotion."""
+    used = [used_record(h) for h in (taken.knowledge if taken else ())]
+    used += [used_record(h, "decoding") for h in added]
+    used += [used_record(h) for h in (taken.experiences if taken else ())]
+    if taken and taken.emotion:  # not searched for: the task's current state, always used
+        emotion = taken.emotion
+        used.append(UsedRecord(emotion.id, emotion.kind, emotion.version, 1.0, 1.0))
+    return tuple(used)
 
 
 # The names of the first release, kept for one more.

@@ -26,6 +26,7 @@ class AdapterConfig:
     max_minutes: float = 30.0  # stop training after this long (the adapter is still evaluated)
     learning_rate: float = 5e-4  # AdamW, linear decay to 0 after a short warm-up
     batch_size: int = 16
+    micro_batch: int = 8  # examples per forward pass; gradients accumulate up to batch_size
     max_examples: int = 4096  # use at most this many examples (the best-rated first)
     validation_share: float = 0.2  # held-out share, stratified by label for classification
     max_validation: int = 200  # validation examples at most (each costs a forward or a decode)
@@ -39,6 +40,7 @@ class AdapterConfig:
         _whole(self, "epochs", 1, 100)
         _whole(self, "min_steps", 0, 1_000_000)
         _whole(self, "batch_size", 1, 512)
+        _whole(self, "micro_batch", 1, 512)
         _whole(self, "max_examples", MIN_EXAMPLES, 1_000_000)
         _whole(self, "max_validation", 1, 100_000)
         _whole(self, "max_tokens", 16, 1_000_000)

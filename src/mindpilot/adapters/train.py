@@ -162,12 +162,11 @@ def train(
     model.train()
     with torch.enable_grad():
         for batch in _schedule(rows, config.batch_size, steps, rng):
-            loss = _step(model, batch, pad, choices)
-            loss.backward()
+            loss = _accumulate(model, batch, pad, choices, config.micro_batch)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
-            losses.append(float(loss.detach()))
+            losses.append(loss)
             elapsed = time.perf_counter() - started
             if progress is not None:
                 epoch = (len(losses) - 1) // batches_per_epoch + 1
@@ -212,6 +211,22 @@ def _batches(rows: list[Tokenized], size: int, rng: random.Random) -> list[list[
         chunks += [part[i : i + size] for i in range(0, len(part), size)]
     rng.shuffle(chunks)
     return chunks
+
+
+def _accumulate(
+    model: Any, batch: list[Tokenized], pad: int, choices: list[int] | None, micro: int
+) -> float:
+    """Gradients of the batch's weighted mean loss, computed `micro` examples at a time: the
+    same gradient as one pass, with the activations of a micro-batch only (peak memory)."""
+    total = sum(r.weight for r in batch)
+    loss = 0.0
+    for start in range(0, len(batch), micro):
+        part = batch[start : start + micro]
+        share = sum(r.weight for r in part) / total
+        part_loss = _step(model, part, pad, choices) * share
+        part_loss.backward()
+        loss += float(part_loss.detach())
+    return loss
 
 
 def _step(model: Any, batch: list[Tokenized], pad: int, choices: list[int] | None) -> torch.Tensor:

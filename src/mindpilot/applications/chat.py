@@ -225,7 +225,7 @@ class Chat:
         user = Message("user", user_text)
         history = self.sessions.messages(namespace, session_id)
         prepared = self.fit(session, [*history, user], config)
-        stream = self.engine.stream_prepared(prepared, config, session_id=session.id)
+        stream = self.engine.stream_answer(prepared, config, session_id=session.id)
         return Stream(self._store_turns(session, user, stream))
 
     def fit(

@@ -20,6 +20,8 @@ class Backend(ABC):
     consults_while_decoding = False
     # True when task adapters (LoRA weights on the frozen base) can be loaded and applied
     supports_adapters = False
+    # True when `stream_with_hook` honours `contrast` (context-aware decoding needs the logits)
+    supports_contrast = False
 
     @abstractmethod
     def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream[Generation]:
@@ -30,10 +32,17 @@ class Backend(ABC):
         """Prompt tokens these messages take once the chat template is applied."""
 
     def stream_with_hook(
-        self, messages: Sequence[Message], config: GenerationConfig, hook: DecodingHook
+        self,
+        messages: Sequence[Message],
+        config: GenerationConfig,
+        hook: DecodingHook | None,
+        contrast: Sequence[Message] | None = None,
     ) -> Stream[Generation]:
-        """Like `stream`, consulting `hook` at each step. Backends without the model's logits
-        (`consults_while_decoding` False) never consult it."""
+        """Like `stream`, consulting `hook` at each step; with `contrast` (the conversation
+        without the Mental Process's records) and `config.faithfulness` > 0, context-aware
+        decoding. Backends without the model's logits (`consults_while_decoding`,
+        `supports_contrast` False) never consult the hook and ignore `contrast`: plain
+        decoding, the documented fallback."""
         return self.stream(messages, config)
 
     def count_text(self, text: str) -> int:

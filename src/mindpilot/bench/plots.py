@@ -3,6 +3,7 @@ results and writes a PNG; titles and captions name the baseline of the same run.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -49,24 +50,46 @@ def self_taking_split(results: dict[str, Any], path: Path) -> None:
 
 
 def qa_conditions(results: dict[str, Any], path: Path) -> None:
-    """NarrativeQA EM / F1 and BoolQ accuracy per condition, majority line for BoolQ."""
-    narrative, boolq = results["narrativeqa"], results["boolq"]
+    """Left: NarrativeQA exact match / token F1 / "contains a reference" per condition.
+    Right: on knowledge conflicts, the share of answers that follow the stored passage (and
+    that give the memorised answer) against the context-aware decoding alpha (0 = today's
+    composition), with the other conditions as lines and the goal marked."""
+    from mindpilot.bench.qa_conditions import EXTRACTIVE, GOLD, MEMORY, SHORT, faithful
+    from mindpilot.bench.qa_report import FOLLOWS_GOAL
+
+    if "conflicts" not in results:  # an earlier version's results: nothing to compare
+        fig, ax = plt.subplots(figsize=(6.4, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "results of an earlier version: rerun mindpilot.bench.qa", ha="center")
+        _save(fig, path)
+        return
+    narrative, conflicts = results["narrativeqa"], results["conflicts"]
     conditions = list(narrative["conditions"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 4.0))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.2, 4.6), width_ratios=(3, 2))
     xs = range(len(conditions))
-    for offset, (key, label) in ((-0.2, ("em", "exact match")), (0.2, ("f1", "token F1"))):
+    for offset, key, label in ((-0.27, "em", "exact match"), (0.0, "f1", "token F1"),
+                               (0.27, "contains", "contains a reference")):  # fmt: skip
         values = [narrative["conditions"][c][key] for c in conditions]
-        left.bar([x + offset for x in xs], values, width=0.4, label=label)
+        left.bar([x + offset for x in xs], values, width=0.27, label=label)
+    left.set_xticks(list(xs), [textwrap.fill(c, 14) for c in conditions], fontsize=6.5)
+    left.set_ylim(0, 1)
     left.set_title(f"NarrativeQA ({narrative['questions']} questions)", fontsize=11)
-    accuracy = [boolq["conditions"][c]["accuracy"] for c in conditions]
-    right.bar(xs, accuracy, width=0.6, color="tab:green")
-    right.axhline(boolq["majority_accuracy"], color="grey", ls="--", label="majority answer")
-    right.set_title(f"BoolQ ({boolq['questions']} questions)", fontsize=11)
-    right.set_ylim(0, 1)
+    alphas = [0.0, *results["plan"]["alphas"]]
+    rows = [conflicts["conditions"][MEMORY.name]]
+    rows += [conflicts["conditions"][faithful(a).name] for a in alphas[1:]]
+    right.plot(alphas, [r["follows"] for r in rows], "o-", label="follows the passage")
+    right.plot(alphas, [r["memorised"] for r in rows], "s--", label="memorised answer")
+    for condition, color in ((EXTRACTIVE, "tab:green"), (SHORT, "tab:purple"), (GOLD, "grey")):
+        follows = conflicts["conditions"][condition.name]["follows"]
+        right.axhline(follows, color=color, ls="-.", alpha=0.7, label=f"{condition.name}")
+    right.axhline(FOLLOWS_GOAL, color="red", ls=":", label="goal")
+    right.set(xlabel="context-aware decoding alpha", ylabel="share of answers", ylim=(0, 1.02))
+    right.set_xticks(alphas, [f"{a:g}" for a in alphas])
+    right.set_title(f"Knowledge conflicts ({conflicts['questions']} swapped)", fontsize=11)
     for ax in (left, right):
-        ax.set_xticks(list(xs), [_wrap(c) for c in conditions], fontsize=8)
-        ax.legend(fontsize=8)
-    fig.suptitle(f"{results['machine']}", fontsize=7)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.text(0.01, 0.01, results["machine"], fontsize=6, color="grey")
     _save(fig, path)
 
 
@@ -84,8 +107,54 @@ def sentiment_curve(results: dict[str, Any], path: Path) -> None:
     _finish(fig, ax, results["machine"], path)
 
 
-def _wrap(label: str) -> str:
-    return label.replace(" (", "\n(")
+def adapter_curve(results: dict[str, Any], path: Path) -> None:
+    """Left: sentiment accuracy (± 1 s.e.) vs training examples n (log x) for zero-shot,
+    in-context and adapter, goals marked. Right: passage-QA EM / F1 per condition."""
+    sentiment, qa = results["sentiment"], results["qa"]
+    curve = sentiment["curve"]
+    ns = [row["n"] for row in curve]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.4, 4.2), width_ratios=(3, 2))
+    zero = sentiment["zero-shot"]
+    left.axhline(zero["accuracy"], color="grey", ls="--", label="zero-shot (baseline)")
+    left.axhspan(
+        zero["accuracy"] - zero["stderr"],
+        zero["accuracy"] + zero["stderr"],
+        color="grey",
+        alpha=0.12,
+    )
+    for key, label, style in (
+        ("in-context", "in-context examples", "s-"),
+        ("adapter", "adapter", "o-"),
+    ):
+        accuracy = [r[key]["accuracy"] for r in curve]
+        stderr = [r[key]["stderr"] for r in curve]
+        left.errorbar(ns, accuracy, yerr=stderr, fmt=style, capsize=4, label=label)
+    goals = {int(n): g for n, g in results["goals"]["accuracy_at_n"].items()}
+    left.plot(list(goals), list(goals.values()), "r_", markersize=18, mew=2, label="goal")
+    left.axhline(sentiment["chance_accuracy"], color="black", ls=":", label="chance")
+    left.set_xscale("log", base=2)
+    left.set_xticks(sorted(set(ns) | set(goals)), [str(n) for n in sorted(set(ns) | set(goals))])
+    left.set(
+        xlabel="training examples n (stored; the adapter holds out 20% to validate)",
+        ylabel="accuracy",
+        ylim=(0.3, 1.0),
+    )
+    left.set_title(
+        f"Sentiment, VADER movie reviews ({sentiment['test_items']} held out)", fontsize=11
+    )
+    conditions = list(qa["conditions"])
+    xs = range(len(conditions))
+    for offset, key, label in ((-0.2, "em", "exact match"), (0.2, "f1", "token F1")):
+        values = [qa["conditions"][c][key] for c in conditions]
+        right.bar([x + offset for x in xs], values, width=0.4, label=label)
+    right.set_xticks(list(xs), [textwrap.fill(c, 16) for c in conditions], fontsize=7)
+    right.set_ylim(0, 1)
+    right.set_title(f"Passage QA ({qa['plan']['test']} held-out questions)", fontsize=11)
+    for ax in (left, right):
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.text(0.01, 0.01, results["machine"], fontsize=6, color="grey")
+    _save(fig, path)
 
 
 def _finish(fig: Any, ax: Any, machine: str, path: Path) -> None:

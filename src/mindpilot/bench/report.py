@@ -12,6 +12,8 @@ from types import ModuleType
 from typing import Any
 
 from mindpilot.bench import (
+    adapter_curve,
+    adapter_qa,
     model_speed,
     plots,
     qa,
@@ -36,11 +38,17 @@ SECTIONS: tuple[tuple[ModuleType, str | None, Plot | None, str], ...] = (
      "baseline: the bare model on the same questions in the same run."),
     (server_speed, None, None, ""),
     (qa, "qa_conditions.png", plots.qa_conditions,
-     "NarrativeQA exact match / token F1 and BoolQ accuracy: closed-book baseline, with the "
-     "Mental Process, gold passage pasted (upper bound); same questions, same run."),
+     "NarrativeQA exact match / token F1 / answer contains a reference per condition (closed-"
+     "book baseline, the Mental Process as composed today, each method added, gold passage "
+     "pasted); on knowledge conflicts, answers that follow the stored passage by context-aware "
+     "decoding alpha, the goal marked; same questions, same run."),
     (sentiment_curve, "sentiment_curve.png", plots.sentiment_curve,
      "Accuracy (± 1 standard error) against labelled examples stored; majority class and "
      "chance on the same sample."),
+    (adapter_curve, "adapter_curve.png", plots.adapter_curve,
+     "Sentiment accuracy (± 1 s.e.) against training examples: zero-shot baseline, in-context "
+     "examples and a trained adapter on the same held-out sentences, goals marked; passage QA "
+     "exact match / token F1 without and with the adapter, same questions, same run."),
 )  # fmt: skip
 
 
@@ -113,21 +121,42 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
             f"{bare['answers_with_the_fact']}/{s['requests']} bare."
         )
     if s := results.get("qa"):
-        n, b = s["narrativeqa"]["conditions"], s["boolq"]["conditions"]
-        out.append(
-            "NarrativeQA EM / F1: "
-            + "; ".join(f"{c} {v['em']:.2f} / {v['f1']:.2f}" for c, v in n.items())
-            + ". BoolQ accuracy: "
-            + "; ".join(f"{c} {v['accuracy']:.2f}" for c, v in b.items())
-            + f" (majority {s['boolq']['majority_accuracy']:.2f})."
-        )
+        out.append(qa.headline(s))
     if s := results.get("sentiment_curve"):
         curve = ", ".join(f"{r['stored']}: {r['accuracy']:.2f}" for r in s["curve"])
         out.append(
             f"Sentiment accuracy by labelled examples stored ({curve}); majority class "
             f"{s['majority_accuracy']:.2f}, {s['items']} sentences."
         )
+    if s := results.get("adapter_curve"):
+        out.append(_adapter_headline(s))
     return out
+
+
+def _adapter_headline(s: dict[str, Any]) -> str:
+    sentiment, costs = s["sentiment"], s["costs"]
+    curve = ", ".join(
+        f"{r['n']}: {r[adapter_curve.IN_CONTEXT]['accuracy']:.2f} / "
+        f"{r[adapter_curve.ADAPTER]['accuracy']:.2f}"
+        for r in sentiment["curve"]
+    )
+    qa = s["qa"]["conditions"]
+    plain, adapted = qa[adapter_qa.PLAIN], qa[adapter_qa.ADAPTER]
+    rows = costs["training"]
+    shown = [r for r in rows if r["n"] in (256, 1024)] or rows[-1:]
+    train = "; ".join(
+        f"{r['n']} examples {r['wall_s']:.0f} s, {r['peak_rss_mb']:,.0f} MB peak" for r in shown
+    )
+    decode = min(r["ratio"] for name, r in costs["decode"]["rows"].items() if "adapter" in name)
+    return (
+        f"Task adapters: sentiment accuracy in-context / adapter by training examples ({curve}); "
+        f"zero-shot {sentiment[adapter_curve.ZERO_SHOT]['accuracy']:.2f}, "
+        f"{sentiment['test_items']} sentences. Passage QA EM / F1 {plain['em']:.2f} / "
+        f"{plain['f1']:.2f} without, {adapted['em']:.2f} / {adapted['f1']:.2f} with the adapter. "
+        f"Training: {train}; adapter switch p50 "
+        f"{costs['switch_ms']['switch_adapter']['p50']:.2f} ms; decoding {decode:.2f}x the "
+        "bare base's tokens/s."
+    )
 
 
 def _provenance(name: str, run: dict[str, Any]) -> str:

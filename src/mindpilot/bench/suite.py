@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from mindpilot.bench import (
+    adapter_curve,
     model_speed,
     qa,
     search_speed,
@@ -31,7 +32,7 @@ from mindpilot.bench.common import add_out_option, default_out_dir, write_result
 
 GROUPS: dict[str, tuple[ModuleType, ...]] = {
     "speed": (search_speed, store_speed, model_speed, self_taking_cost, server_speed),
-    "quality": (qa, sentiment_curve),
+    "quality": (qa, sentiment_curve, adapter_curve),
 }
 GROUPS["all"] = GROUPS["speed"] + GROUPS["quality"]
 

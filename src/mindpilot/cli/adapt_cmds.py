@@ -29,7 +29,13 @@ from mindpilot.cli.options import namespace_option, store_option
     help="Stop training after this long; the adapter is still validated (default 30).",
 )
 @click.option("--lr", "learning_rate", type=float, help="Learning rate (default 5e-4).")
+@click.option("--min-steps", type=int, help="Train at least this many steps (default 40).")
 @click.option("--batch-size", type=int, help="Examples per step (default 16).")
+@click.option(
+    "--micro-batch",
+    type=int,
+    help="Examples per forward pass; lower it to save memory (default 8).",
+)
 @click.option(
     "--max-examples",
     type=int,

@@ -92,6 +92,25 @@ def echo_sources(response: Any, store: Any, *, err: bool = True) -> None:
         click.echo("[no Mental Process records used]", err=err)
     for line in used_lines(store, response.namespace, response.used):
         click.echo(f"[{line}]", err=err)
+    if response.abstained:
+        click.echo("[abstained: the task says it does not know rather than guess]", err=err)
+    for line in citation_lines(response.citations, extractive=response.answer_mode == "extractive"):
+        click.echo(line, err=err)
+
+
+def citation_lines(citations: Any, *, extractive: bool = False) -> list[str]:
+    """One line per cited piece of an answer: the record, version and character offsets of the
+    text that supports it, or "unsupported"."""
+    lines = []
+    for number, c in enumerate(citations, start=1):
+        where = (
+            f"{c.record_id} v{c.version} chars {c.record_start}-{c.record_end}"
+            if c.record_id is not None
+            else "unsupported"
+        )
+        what = "extracted from" if extractive else "->"
+        lines.append(f"[{number}] {c.text} {what} {where}")
+    return lines
 
 
 @click.command()

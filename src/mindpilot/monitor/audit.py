@@ -3,7 +3,8 @@
 One row per response in the store's SQLite file (table `audit_log`, migration
 "0002_sessions_and_audit"): the caller's messages, the composed prompt, the Mental Process
 records used (ids, kinds, versions, similarities), the answer, tone, model, token counts and
-timings. Feedback on an entry becomes an `Experience` of its task, so the Mental Process learns
+timings; since "0004_audit_answer", the answer's citations, whether the task abstained, and the
+answer mode. Feedback on an entry becomes an `Experience` of its task, so the Mental Process learns
 from it (`AuditLog.feedback`).
 
 The engine only calls `record`; a store that is not SQLite has no audit log
@@ -24,7 +25,7 @@ from mindpilot.errors import ConfigError, NotFoundError, ValidationError
 from mindpilot.mental_process.records import Experience, check_namespace
 from mindpilot.mental_process.sqlite import connect
 from mindpilot.mental_process.store import Store
-from mindpilot.types import AdapterUse, Message, UsedRecord
+from mindpilot.types import AdapterUse, Citation, Message, UsedRecord
 
 if TYPE_CHECKING:
     from mindpilot.types import Response
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 COLUMNS = (
     "id, namespace, task, session_id, created_at, request, prompt, used, response, tone, model,"
     " backend, finish_reason, prompt_tokens, completion_tokens, memory_tokens, retrieval_s,"
-    " compose_s, prompt_s, decode_s, experience_id, adapter"
+    " compose_s, prompt_s, decode_s, experience_id, adapter, citations, abstained, answer_mode"
 )
 
 
@@ -63,6 +64,9 @@ class AuditEntry:
     decode_s: float
     experience_id: str | None = None  # the experience that feedback on this entry wrote
     adapter: AdapterUse | None = None  # the task adapter applied to the base, if any
+    citations: tuple[Citation, ...] = ()  # each sentence's (or the span's) supporting record
+    abstained: bool = False  # the answer is the task's "I don't know" line
+    answer_mode: str = "generate"  # "generate" or "extractive"
 
     @property
     def question(self) -> str:
@@ -77,6 +81,7 @@ class AuditEntry:
         data["prompt"] = _messages_json(self.prompt)
         data["used"] = [vars(u) for u in self.used]
         data["adapter"] = vars(self.adapter) if self.adapter else None
+        data["citations"] = [vars(c) for c in self.citations]
         return data
 
 
@@ -113,10 +118,13 @@ class AuditLog:
             memory_tokens=response.memory_tokens, retrieval_s=response.retrieval_s,
             compose_s=response.compose_s, prompt_s=generation.timings.prompt_s,
             decode_s=generation.timings.decode_s, adapter=response.adapter,
+            citations=response.citations, abstained=response.abstained,
+            answer_mode=response.answer_mode,
         )  # fmt: skip
         row = entry.to_dict()
-        for name in ("request", "prompt", "used", "adapter"):
+        for name in ("request", "prompt", "used", "adapter", "citations"):
             row[name] = json.dumps(row[name], ensure_ascii=False)
+        row["abstained"] = int(entry.abstained)
         names = [n.strip() for n in COLUMNS.split(",")]
         with self._lock:
             self._conn.execute(
@@ -226,4 +234,8 @@ def _entry(row: tuple[Any, ...]) -> AuditEntry:
     data["used"] = tuple(UsedRecord(**u) for u in json.loads(data["used"]))
     adapter = json.loads(data["adapter"]) if data["adapter"] else None  # NULL before 0003
     data["adapter"] = AdapterUse(**adapter) if adapter else None
+    # NULL before 0004_audit_answer
+    data["citations"] = tuple(Citation(**c) for c in json.loads(data["citations"] or "[]"))
+    data["abstained"] = bool(data["abstained"])
+    data["answer_mode"] = data["answer_mode"] or "generate"
     return AuditEntry(**data)

@@ -53,6 +53,9 @@ class TrainIn(_In):
     )
     learning_rate: Number = Field(_DEFAULTS.learning_rate, description="AdamW's peak rate.")
     batch_size: Whole = Field(_DEFAULTS.batch_size, description="Examples per step.")
+    micro_batch: Whole = Field(
+        _DEFAULTS.micro_batch, description="Examples per forward pass (peak memory)."
+    )
     max_examples: Whole = Field(
         _DEFAULTS.max_examples, description="Use at most this many examples, best-rated first."
     )

@@ -127,7 +127,7 @@ def _start(
     """Runs in the generation worker: self-taking, then the stream (not yet decoding)."""
     engine = state.engine
     prepared = engine.prepare(messages, task=task, namespace=namespace, use_memory=bool(task))
-    return engine.stream_prepared(prepared, config)
+    return engine.stream_answer(prepared, config)
 
 
 def _completion(header: ChunkHeader, response: Response) -> ChatCompletion:

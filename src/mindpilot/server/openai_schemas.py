@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mindpilot.types import AdapterUse, Message, Response, UsedRecord
+from mindpilot.types import AdapterUse, Citation, Message, Response, UsedRecord
 
 # torch's generator accepts seeds in this range.
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
@@ -100,6 +100,12 @@ class Provenance(BaseModel):
     audit_id: str | None
     memory_tokens: int
     timings: TimingsOut
+    # each sentence of the answer with the record (and its character offsets) that supports
+    # it, record_id null when none does; an extractive answer is one span of one record
+    citations: list[Citation] = []
+    abstained: bool = False  # the answer is the task's "I don't know" line
+    answer_mode: str = "generate"  # "generate" or "extractive"
+    faithfulness: float = 0.0  # the context-aware decoding alpha applied (0: plain decoding)
 
     @classmethod
     def of(cls, response: Response) -> Provenance:
@@ -119,6 +125,10 @@ class Provenance(BaseModel):
                 decode_s=timings.decode_s,
                 first_token_s=timings.first_token_s,
             ),
+            citations=list(response.citations),
+            abstained=response.abstained,
+            answer_mode=response.answer_mode,
+            faithfulness=response.faithfulness,
         )
 
 

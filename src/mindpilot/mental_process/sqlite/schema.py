@@ -136,11 +136,21 @@ AUDIT_ADAPTER = """
 ALTER TABLE audit_log ADD COLUMN adapter TEXT;
 """
 
+# How an answer relates to the records it took: its citations (JSON [{text, start, end,
+# record_id, version, record_start, record_end, score}]), whether the task abstained (0/1) and
+# the answer mode ("generate" | "extractive"). NULL in rows written before.
+AUDIT_ANSWER = """
+ALTER TABLE audit_log ADD COLUMN citations TEXT;
+ALTER TABLE audit_log ADD COLUMN abstained INTEGER;
+ALTER TABLE audit_log ADD COLUMN answer_mode TEXT;
+"""
+
 # Ordered (name, sql); append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_mental_process_records", RECORDS),
     ("0002_sessions_and_audit", SESSIONS_AND_AUDIT),
     ("0003_audit_adapter", AUDIT_ADAPTER),
+    ("0004_audit_answer", AUDIT_ANSWER),
 ]
 
 

@@ -1,0 +1,134 @@
+"""The forward passes behind each decoding step: one prompt, or a context-aware pair.
+
+Context-aware decoding (Shi et al. 2023, "Trusting Your Evidence"): the model reads the prompt
+twice, with the Mental Process's records and without them, and each token is chosen from
+(1 + alpha) * z_with - alpha * z_without, which boosts what the records say over what the model
+memorised. The two readings run as one batch of 2 (left padding, an attention mask, explicit
+position ids, one KV cache): on CPU a decode step is bound by reading the weights, which a
+batch of 2 reads once.
+
+Both kinds answer `read` (re-read a prompt and the answer so far; the start of a decode, and
+again when retrieval during decoding switches the prompt) and `step` (one more token), each
+returning `Logits`: the model's own view (for the hook's confidence) and what to decode from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import torch
+
+# "fixed": Shi et al.'s constant alpha. "adaptive": AdaCAD (Wang et al. 2024), alpha scaled at
+# each step by the Jensen-Shannon divergence of the two distributions (in bits, 0..1), so steps
+# where the records change nothing are decoded plainly. Kept as the measured best (see
+# `ContrastPair`); the benchmark compares both through this switch.
+Mode = Literal["fixed", "adaptive", "plausible"]
+PLAUSIBLE = 0.1
+MODE: Mode = "fixed"
+
+
+@dataclass(frozen=True)
+class Logits:
+    """One step's next-token logits, (vocab,) each."""
+
+    own: torch.Tensor  # the model reading the prompt it was given (confidence comes from it)
+    decode: torch.Tensor  # what the token is chosen from (the contrast, under CAD)
+
+
+class Passes(Protocol):
+    def read(self, prompt: list[int], answer: list[int]) -> Logits:
+        """Forget any cache; read `prompt` then `answer`; logits for the next token."""
+        ...
+
+    def step(self, token: int) -> Logits:
+        """Feed one more answer token through the cache."""
+        ...
+
+
+class SinglePass:
+    """Plain decoding: one prompt, one KV cache."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.past: Any = None
+
+    def read(self, prompt: list[int], answer: list[int]) -> Logits:
+        self.past = None
+        return self._forward(prompt + answer)
+
+    def step(self, token: int) -> Logits:
+        return self._forward([token])
+
+    def _forward(self, ids: list[int]) -> Logits:
+        out = self.model(input_ids=torch.tensor([ids]), past_key_values=self.past, use_cache=True)
+        self.past = out.past_key_values
+        logits = out.logits[0, -1, :]
+        return Logits(logits, logits)
+
+
+class ContrastPair:
+    """Context-aware decoding over a batch of 2: row 0 reads the prompt with the records,
+    row 1 the `without` prompt (the same conversation, records dropped); both then read the
+    same answer. `alpha` > 0."""
+
+    def __init__(
+        self, model: Any, without: list[int], alpha: float, *, pad_id: int, mode: Mode | None = None
+    ) -> None:
+        self.model, self.without, self.alpha, self.mode = model, without, alpha, mode or MODE
+        self.pad_id = pad_id
+        self.past: Any = None
+        self.mask = torch.ones(2, 0, dtype=torch.long)  # (2, cached + new): 0 = left padding
+        self.next_position = torch.zeros(2, 1, dtype=torch.long)  # (2, 1)
+
+    def read(self, prompt: list[int], answer: list[int]) -> Logits:
+        rows = [prompt + answer, self.without + answer]
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([[self.pad_id] * (width - len(r)) + r for r in rows])  # (2, width)
+        self.mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        positions = (self.mask.cumsum(-1) - 1).clamp(min=0)  # each row counts from its 1st token
+        self.next_position = positions[:, -1:] + 1
+        self.past = None
+        return self._forward(ids, positions)
+
+    def step(self, token: int) -> Logits:
+        self.mask = torch.cat([self.mask, torch.ones(2, 1, dtype=torch.long)], dim=-1)
+        positions, self.next_position = self.next_position, self.next_position + 1
+        return self._forward(torch.tensor([[token], [token]]), positions)
+
+    def _forward(self, ids: torch.Tensor, positions: torch.Tensor) -> Logits:
+        out = self.model(
+            input_ids=ids,
+            attention_mask=self.mask,
+            position_ids=positions,
+            past_key_values=self.past,
+            use_cache=True,
+        )
+        self.past = out.past_key_values
+        with_records, without = out.logits[:, -1, :].float()  # (vocab,) each
+        return Logits(with_records, contrast(with_records, without, self.alpha, self.mode))
+
+
+def contrast(
+    with_records: torch.Tensor, without: torch.Tensor, alpha: float, mode: Mode | None = None
+) -> torch.Tensor:
+    """(1 + a) * z_with - a * z_without, with a = alpha ("fixed") or alpha times the
+    Jensen-Shannon divergence of the two next-token distributions in bits ("adaptive")."""
+    mode = mode or MODE
+    if mode == "adaptive":
+        alpha = alpha * jensen_shannon_bits(with_records, without)
+    mixed = (1 + alpha) * with_records - alpha * without
+    if mode == "plausible":
+        probs = torch.softmax(with_records, dim=-1)
+        mixed = mixed.masked_fill(probs < PLAUSIBLE * probs.max(), float("-inf"))
+    return mixed
+
+
+def jensen_shannon_bits(a: torch.Tensor, b: torch.Tensor) -> float:
+    """JSD of softmax(a) and softmax(b), in bits (0: the same, 1: disjoint)."""
+    log_p, log_q = torch.log_softmax(a, dim=-1), torch.log_softmax(b, dim=-1)
+    log_m = torch.logaddexp(log_p, log_q) - math.log(2)
+    kl_pm = torch.sum(log_p.exp() * (log_p - log_m))
+    kl_qm = torch.sum(log_q.exp() * (log_q - log_m))
+    return float((kl_pm + kl_qm) / 2 / math.log(2))
