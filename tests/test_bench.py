@@ -154,7 +154,7 @@ def test_quick_suite_writes_well_formed_results(tmp_path: Path, default_autopilo
         env=os.environ.copy(),
         capture_output=True,
         text=True,
-        timeout=1800,  # adapter_curve trains three small adapters: ~5 min of it
+        timeout=1800,  # adapter_curve trains two small adapters: a few minutes of it
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -200,7 +200,7 @@ def _assert_qa(qa: dict[str, Any]) -> None:
 def _assert_adapter_curve(results: dict[str, Any]) -> None:
     """Quick sizes, every condition measured, training done in a process of its own."""
     sentiment = results["sentiment"]
-    assert [row["n"] for row in sentiment["curve"]] == [16, 64]
+    assert [row["n"] for row in sentiment["curve"]] == [16]
     assert 0 <= sentiment["zero-shot"]["accuracy"] <= 1
     for row in sentiment["curve"]:
         adapter = row["adapter"]
@@ -213,7 +213,7 @@ def _assert_adapter_curve(results: dict[str, Any]) -> None:
         assert 0 <= row["em"] <= row["f1"] + 1e-9 <= 1 + 1e-9
     assert qa["conditions"]["adapter"]["with_adapter"] == qa["plan"]["test"]
     costs = results["costs"]
-    assert [row["n"] for row in costs["training"]] == [16, 64]
+    assert [row["n"] for row in costs["training"]] == [16]
     assert set(costs["switch_ms"]) == {"same_adapter", "switch_adapter", "bare_request"}
     assert all(row["tokens_per_s"] > 0 for row in costs["decode"]["rows"].values())
 

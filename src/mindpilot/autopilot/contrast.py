@@ -22,10 +22,11 @@ import torch
 
 # "fixed": Shi et al.'s constant alpha. "adaptive": AdaCAD (Wang et al. 2024), alpha scaled at
 # each step by the Jensen-Shannon divergence of the two distributions (in bits, 0..1), so steps
-# where the records change nothing are decoded plainly. Kept as the measured best (see
-# `ContrastPair`); the benchmark compares both through this switch.
-Mode = Literal["fixed", "adaptive", "plausible"]
-PLAUSIBLE = 0.1
+# where the records change nothing are decoded plainly. Measured on 24 counterfactual passages
+# with the default model (follows the passage; plain decoding 17/24): fixed 22/24 at alpha 0.5,
+# 18 at 1, 9 at 2; adaptive 17, 18, 21 at 0.5, 1, 2. Fixed at 0.5 is kept; the switch stays
+# for the benchmark to compare. (A plausibility cut, Li et al. 2023, scored 14-16.)
+Mode = Literal["fixed", "adaptive"]
 MODE: Mode = "fixed"
 
 
@@ -118,11 +119,7 @@ def contrast(
     mode = mode or MODE
     if mode == "adaptive":
         alpha = alpha * jensen_shannon_bits(with_records, without)
-    mixed = (1 + alpha) * with_records - alpha * without
-    if mode == "plausible":
-        probs = torch.softmax(with_records, dim=-1)
-        mixed = mixed.masked_fill(probs < PLAUSIBLE * probs.max(), float("-inf"))
-    return mixed
+    return (1 + alpha) * with_records - alpha * without
 
 
 def jensen_shannon_bits(a: torch.Tensor, b: torch.Tensor) -> float:

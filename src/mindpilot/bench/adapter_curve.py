@@ -38,8 +38,8 @@ from mindpilot.bench.common import EMBEDDER, MODEL, machine, set_threads, simple
 from mindpilot.errors import MindpilotError
 
 NAME, TITLE = "adapter_curve", "Task adapters: accuracy vs training examples, QA, costs"
-SIZES, QUICK_SIZES = (16, 64, 256, 1024), (16, 64)
-TEST_ITEMS, QUICK_TEST_ITEMS = 400, 40
+SIZES, QUICK_SIZES = (16, 64, 256, 1024), (16,)
+TEST_ITEMS, QUICK_TEST_ITEMS = 400, 20
 TASK = "sentiment"
 ZERO_SHOT, IN_CONTEXT, ADAPTER = "zero-shot", "in-context", "adapter"
 GOALS = {64: 0.85, 256: 0.90, 1024: 0.94}  # adapter accuracy at n

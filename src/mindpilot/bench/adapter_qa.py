@@ -63,7 +63,7 @@ class QAPlan:
     batch_size: int
 
 
-QUICK_QA = QAPlan(train=16, test=4, passages=40, max_new_tokens=12, knowledge_top_k=1, batch_size=4)
+QUICK_QA = QAPlan(train=12, test=2, passages=20, max_new_tokens=8, knowledge_top_k=1, batch_size=4)
 # Full: ~77 training examples (after validation) x 3 epochs in batches of 4 (60 steps), then
 # 50 questions x 3 conditions at ~3 s each: ~20-25 minutes on 2 cores.
 FULL_QA = QAPlan(

@@ -66,9 +66,10 @@ class Plan:
     max_new_tokens: int
 
 
+# quick: the wiring only (CI time), not figures
 QUICK = Plan(
-    stories=8, story_questions=3, held_out=3, conflicts=5, conflict_passages=30, alphas=(1.0,),
-    boolq_questions=6, boolq_passages=40, max_new_tokens=8,
+    stories=6, story_questions=2, held_out=2, conflicts=3, conflict_passages=20, alphas=(1.0,),
+    boolq_questions=4, boolq_passages=30, max_new_tokens=8,
 )  # fmt: skip
 # ~50 minutes on 2 shared cores: a 500-token prompt takes ~3 s to read, and each of the
 # 30 + 40 questions is answered under 8 conditions.
