@@ -50,3 +50,17 @@ def test_models_lists_backends_and_default() -> None:
     result = CliRunner().invoke(cli, ["models"])
     assert result.exit_code == 0
     assert "SmolLM2-135M-Instruct" in result.stdout and "openai, transformers" in result.stdout
+
+
+def test_generate_with_a_task_prints_its_sources(
+    tiny_model_dir: Path, hashing_env: None, isolated_home: Path
+) -> None:
+    """The README's `generate --task ... --sources`: the records are read while the store the
+    command opened is still open."""
+    runner = CliRunner()
+    added = runner.invoke(cli, ["memory", "add", "--domain", "billing", "Refunds take five days."])
+    assert added.exit_code == 0, added.output
+    args = ["generate", "--task", "support", "--sources", "How long do refunds take?"]
+    result = runner.invoke(cli, [*args, "--model", str(tiny_model_dir), "--max-tokens", "4"])
+    assert result.exit_code == 0, result.output
+    assert "knowledge kn_" in result.output and "Refunds take five days." in result.output

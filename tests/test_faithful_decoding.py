@@ -153,7 +153,7 @@ def test_the_engine_contrasts_with_the_request_without_records(
     prepared = engine.prepare(QUESTION, task="support", namespace=NS)
     assert prepared.taken is not None and prepared.taken.knowledge
     response = engine.respond(QUESTION, task="support", namespace=NS, max_new_tokens=12)
-    without = compose(replace(prepared.taken, knowledge=()), prepared.request)
+    without = compose(prepared.taken, prepared.request, facts=False)
     assert "calm agent" in without[0].content and WARRANTY not in without[-1].content
     expected = tiny_autopilot.backend.stream_with_hook(
         list(prepared.messages),
@@ -209,3 +209,40 @@ def test_a_remote_backend_falls_back_to_plain_decoding(
         QUESTION, task="support", namespace=NS, max_new_tokens=12, faithfulness=0.0
     )
     assert local.faithfulness == 2.0  # the task's alpha: a request's 0 means "not set"
+
+
+# ---- the real model ----------------------------------------------------------------------
+COUNTERFACTUAL = (
+    "Paris is a large city on the Seine. The capital of France is Lyon, which hosts the "
+    "national parliament."
+)
+
+
+@pytest.mark.slow
+def test_the_real_model_follows_a_counterfactual_record_only_when_faithful(
+    default_autopilot: Autopilot, store: Store
+) -> None:
+    """Told the capital is Lyon, the bundled model still answers Paris from memory; with
+    context-aware decoding it follows the record (measured: from alpha 0.75 to 3 here; at 0.5
+    it answers in French without Lyon). The bare sentence "The capital of France is Lyon." is
+    followed even without it, so it would test nothing."""
+    for text in (COUNTERFACTUAL, "The museum opens at nine and closes at five on weekdays."):
+        store.add(Knowledge(namespace=NS, domain="geography", text=text))
+    engine = Engine(default_autopilot, store)
+    answers = {}
+    for alpha in (0.0, 1.0, 2.0):
+        store.put_task(
+            TaskProfile(
+                name="geo",
+                namespace=NS,
+                expertise=("geography",),
+                answer=AnswerSettings(faithfulness=alpha),
+            )
+        )
+        response = engine.respond(
+            "What is the capital of France?", task="geo", namespace=NS, max_new_tokens=32
+        )
+        assert response.faithfulness == alpha and len(response.used) >= 1
+        answers[alpha] = response.text
+    assert "Paris" in answers[0.0] and "Lyon" not in answers[0.0], answers
+    assert "Lyon" in answers[1.0] and "Lyon" in answers[2.0], answers

@@ -288,8 +288,8 @@ class Engine:
     def _contrast(
         self, prepared: ComposedRequest, config: GenerationConfig
     ) -> tuple[list[Message] | None, float]:
-        """Context-aware decoding's second reading (the request composed without the knowledge
-        taken; persona, tone and examples kept) and its alpha: the request's
+        """Context-aware decoding's second reading (the same prompt with the reference block
+        left empty; persona, tone and examples kept) and its alpha: the request's
         `faithfulness`, else the task's. (None, 0.0), i.e. plain decoding, when no knowledge
         was taken, alpha is 0, or the backend has no logits to contrast (a remote one)."""
         taken = prepared.taken
@@ -298,7 +298,7 @@ class Engine:
         alpha = config.faithfulness or taken.profile.answer.faithfulness
         if alpha == 0:
             return None, 0.0
-        return compose(replace(taken, knowledge=()), prepared.request), alpha
+        return compose(taken, prepared.request, facts=False), alpha
 
     def _hook(self, prepared: ComposedRequest) -> RetrieveWhileDecoding | None:
         """Retrieval during decoding, where the backend can and the task allows it."""

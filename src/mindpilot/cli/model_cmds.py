@@ -167,10 +167,10 @@ def generate(
             click.echo(piece, nl=False)
         click.echo()
         response = stream.finish()
-    if stats:
-        echo_stats(response.generation)
-    if sources:
-        echo_sources(response, engine.store)
+        if stats:
+            echo_stats(response.generation)
+        if sources:  # inside: the records are read from the store the engine opened
+            echo_sources(response, engine.store)
 
 
 def echo_stats(result: Any, *, err: bool = True) -> None:

@@ -23,16 +23,23 @@ SHORT_STOPS = ("\n", ". ", "! ", "? ")
 SHORT_MAX_TOKENS = 32
 
 
-def compose(taken: TakenRecords, messages: Sequence[Message]) -> list[Message]:
+def compose(
+    taken: TakenRecords, messages: Sequence[Message], *, facts: bool = True
+) -> list[Message]:
     """The messages to send to the model. Unchanged when nothing was taken and the task has
-    no persona: a request that needs nothing gets nothing."""
+    no persona: a request that needs nothing gets nothing.
+
+    `facts=False` composes the same prompt with the reference block left empty: context-aware
+    decoding's second reading, which must differ from the first only by the records (were
+    the fence and its instruction missing too, contrasting would boost them, and the model
+    answers "<<<")."""
     system = _system_text(taken)
     conversation = [m for m in messages if m.role != "system"]
     caller_system = [m.content for m in messages if m.role == "system"]
     if taken.knowledge and conversation and conversation[-1].role == "user":
         last = conversation[-1]
         short = taken.profile.answer.style == "short" or taken.profile.answer.mode == "extractive"
-        content = _with_reference(taken.knowledge, last.content, short)
+        content = _with_reference(taken.knowledge if facts else (), last.content, short)
         conversation[-1] = replace(last, content=content)
     parts = [p for p in (system, *caller_system) if p]
     head = [Message("system", "\n\n".join(parts))] if parts else []
