@@ -1,0 +1,149 @@
+"""Generation for a composed request: the decode loop with retrieval during decoding and
+context-aware decoding, then the answer's provenance, citations and abstention verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from mindpilot.engine.base import EngineBase
+from mindpilot.engine.requests import ComposedRequest, used_records
+from mindpilot.mental_process.embed import Embedder
+from mindpilot.mental_process.records import Hit
+from mindpilot.self_taking import TakenRecords, compose
+from mindpilot.self_taking.citations import cite, supported_fraction
+from mindpilot.self_taking.while_decoding import RetrieveWhileDecoding
+from mindpilot.types import (
+    AdapterUse,
+    Citation,
+    Generation,
+    GenerationConfig,
+    Message,
+    Response,
+    Stream,
+    with_overrides,
+)
+
+
+class GenerationPaths(EngineBase):
+    """`stream_prepared` and what it needs."""
+
+    def stream_prepared(
+        self,
+        prepared: ComposedRequest,
+        config: GenerationConfig | None = None,
+        *,
+        session_id: str | None = None,
+        **overrides: Any,
+    ) -> Stream[Response]:
+        """Generate for a request already through `prepare` (e.g. a chat fitting its history
+        to the context window); `session_id` goes into the audit log."""
+        messages, config = list(prepared.messages), with_overrides(config, overrides)
+        adapter = self.apply_adapter(prepared.namespace, prepared.adapter)
+        config = replace(config, adapter=adapter.id if adapter else None)
+        hook = self._hook(prepared)
+        contrast, alpha = self._contrast(prepared, config)
+        config = replace(config, faithfulness=alpha)
+        if hook is None and contrast is None:
+            stream = self.autopilot.stream(messages, config)
+        else:
+            backend = self.autopilot.backend
+            stream = backend.stream_with_hook(messages, config, hook, contrast)
+        return Stream(self._respond(prepared, stream, session_id, hook, adapter, alpha))
+
+    def _contrast(
+        self, prepared: ComposedRequest, config: GenerationConfig
+    ) -> tuple[list[Message] | None, float]:
+        """Context-aware decoding's second reading (the same prompt with the reference block
+        left empty; persona, tone and examples kept) and its alpha: the request's
+        `faithfulness`, else the task's. (None, 0.0), i.e. plain decoding, when no knowledge
+        was taken, alpha is 0, or the backend has no logits to contrast (a remote one)."""
+        taken = prepared.taken
+        if taken is None or not taken.knowledge or not self.autopilot.backend.supports_contrast:
+            return None, 0.0
+        alpha = config.faithfulness or taken.profile.answer.faithfulness
+        if alpha == 0:
+            return None, 0.0
+        return compose(taken, prepared.request, facts=False), alpha
+
+    def _hook(self, prepared: ComposedRequest) -> RetrieveWhileDecoding | None:
+        """Retrieval during decoding, where the backend can and the task allows it."""
+        taken = prepared.taken
+        if taken is None or self.store is None or not self.autopilot.consults_while_decoding:
+            return None
+        if (
+            taken.profile.retrieval.decode_retrievals == 0
+            or taken.profile.retrieval.knowledge_top_k == 0
+        ):
+            return None
+        return RetrieveWhileDecoding(
+            self.store, prepared.namespace, taken, prepared.request, self.autopilot.count_text
+        )
+
+    def _respond(
+        self,
+        prepared: ComposedRequest,
+        stream: Any,
+        session_id: str | None = None,
+        hook: RetrieveWhileDecoding | None = None,
+        adapter: AdapterUse | None = None,
+        faithfulness: float = 0.0,
+    ) -> Generator[str, None, Response]:
+        taken = prepared.taken
+        # A task that may abstain shows nothing before the whole answer is judged: a streamed
+        # answer is never retracted.
+        hold = taken is not None and taken.profile.answer.abstain
+        if not hold:
+            yield from stream
+        generation: Generation = stream.finish()
+        used = used_records(taken, hook.added if hook else ())
+        knowledge = [*(taken.knowledge if taken else ()), *(hook.added if hook else ())]
+        citations, abstained = self._judge(taken, generation.text, knowledge)
+        prompt, memory_tokens = prepared.messages, prepared.memory_tokens
+        if hook is not None and hook.messages is not None:  # knowledge was added mid-answer
+            prompt = hook.messages
+            memory_tokens = self.autopilot.count_tokens(prompt) - self.autopilot.count_tokens(
+                prepared.request
+            )
+        response = Response(
+            text=taken.profile.answer.abstain_text if taken and abstained else generation.text,
+            namespace=prepared.namespace,
+            task=prepared.task,
+            used=used,
+            tone=taken.tone if taken else None,
+            prompt=prompt,
+            generation=generation,
+            retrieval_s=taken.retrieval_s if taken else 0.0,
+            compose_s=prepared.compose_s,
+            memory_tokens=memory_tokens,
+            request=prepared.request,
+            decode_searches=hook.searches if hook else 0,
+            decode_retrieval_s=hook.retrieval_s if hook else 0.0,
+            adapter=adapter,
+            faithfulness=faithfulness,
+            citations=citations,
+            abstained=abstained,
+        )
+        if hold:
+            yield response.text
+        return self._audited(response, session_id)
+
+    def _judge(
+        self, taken: TakenRecords | None, text: str, knowledge: Sequence[Hit]
+    ) -> tuple[tuple[Citation, ...], bool]:
+        """The answer's citations, and whether the task abstains from it instead (nothing
+        taken, or too little of it supported). An abstained answer cites nothing."""
+        if taken is None:
+            return (), False
+        citations = cite(text, knowledge, self._embedder())
+        settings = taken.profile.answer
+        unsupported = not knowledge or supported_fraction(citations) < settings.min_support
+        if settings.abstain and unsupported:
+            return (), True
+        return citations, False
+
+    def _embedder(self) -> Embedder | None:
+        """The store's embedder (citations compare meaning with it), if it has one."""
+        embedder: Embedder | None = getattr(self.store, "embedder", None)
+        return embedder
