@@ -21,6 +21,7 @@ import torch
 
 from mindpilot.adapters.config import AdapterConfig
 from mindpilot.adapters.data import Example, label_continuations
+from mindpilot.autopilot.prompt_tokens import encode_text
 from mindpilot.autopilot.transformers_backend import peft_quietly
 from mindpilot.errors import ConfigError, ValidationError
 
@@ -62,7 +63,7 @@ class Trained:
 def label_choices(tokenizer: Any, labels: Sequence[str]) -> list[int] | None:
     """The first token of each label's continuation, or None when two labels share it (then
     the loss falls back to the labels' whole token sequences)."""
-    firsts = [tokenizer(c, add_special_tokens=False)["input_ids"][0] for c in labels]
+    firsts = [encode_text(tokenizer, c)[0] for c in labels]
     return firsts if len(set(firsts)) == len(firsts) else None
 
 
@@ -83,7 +84,7 @@ def tokenize(
     done, skipped = [], 0
     for example in examples:
         if example.text is not None and pair:  # classification: the prompt alone
-            prompt = tokenizer(example.text, add_special_tokens=False)["input_ids"]
+            prompt = encode_text(tokenizer, example.text)
             if len(prompt) + 1 > config.max_tokens:
                 skipped += 1
                 continue
@@ -91,10 +92,10 @@ def tokenize(
             done.append(Tokenized(prompt, len(prompt), example.weight, gold))
             continue
         if example.text is not None:  # classification, labels that share a first token
-            prompt = tokenizer(example.text, add_special_tokens=False)["input_ids"]
+            prompt = encode_text(tokenizer, example.text)
         else:
             prompt = backend.prompt_ids(list(example.messages))
-        answer = tokenizer(example.target, add_special_tokens=False)["input_ids"] + end
+        answer = encode_text(tokenizer, example.target) + end
         if len(prompt) + len(answer) > config.max_tokens:
             skipped += 1
             continue

@@ -127,7 +127,9 @@ Tokenized = tuple[list[int], list[int]]  # token ids, character end of each toke
 
 
 def _tokens(backend: TransformersBackend, text: str, limit: int) -> Tokenized:
-    encoded = backend.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    encoded = backend.tokenizer(  # record text: its special-token strings stay plain text
+        text, add_special_tokens=False, return_offsets_mapping=True, split_special_tokens=True
+    )
     ids: list[int] = encoded["input_ids"][:limit]
     ends = [int(end) for _, end in encoded["offset_mapping"][:limit]]
     return ids, ends

@@ -23,6 +23,7 @@ from mindpilot.autopilot import loading, span_scoring
 from mindpilot.autopilot.backend import Backend
 from mindpilot.autopilot.contrast import ContrastPair, Passes, SinglePass
 from mindpilot.autopilot.decoding import IncrementalDecoder, StopMatcher, choose_token
+from mindpilot.autopilot.prompt_tokens import chat_ids, encode_text
 from mindpilot.errors import ContextWindowError, ModelLoadError, NotFoundError
 from mindpilot.types import (
     DecodingHook,
@@ -102,22 +103,15 @@ class TransformersBackend(Backend):
         return backend
 
     def prompt_ids(self, messages: Sequence[Message]) -> list[int]:
-        """Token ids of the messages through the model's chat template."""
-        turns = [{"role": m.role, "content": m.content} for m in messages]
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(
-                turns, tokenize=False, add_generation_prompt=True
-            )
-        else:  # base models without a template: a plain transcript
-            text = "".join(f"{t['role']}: {t['content']}\n" for t in turns) + "assistant:"
-        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return ids
+        """Token ids of the messages through the model's chat template; their contents can
+        never become control tokens (`prompt_tokens`)."""
+        return chat_ids(self.tokenizer, messages)
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         return len(self.prompt_ids(messages))
 
     def count_text(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
+        return len(encode_text(self.tokenizer, text))
 
     def score_continuations(
         self,
@@ -133,8 +127,7 @@ class TransformersBackend(Backend):
     def score_text(
         self, prefix: str, continuations: Sequence[str], *, adapter: str | None = None
     ) -> list[float]:
-        ids: list[int] = self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
-        return self._score(ids, continuations, adapter)
+        return self._score(encode_text(self.tokenizer, prefix), continuations, adapter)
 
     def _score(
         self, ids: list[int], continuations: Sequence[str], adapter: str | None
@@ -145,7 +138,7 @@ class TransformersBackend(Backend):
             torch.set_num_threads(self.threads)
             logits, past = self._forward(ids, None)
             for text in continuations:
-                tokens = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+                tokens = encode_text(self.tokenizer, text)
                 out = self.model(
                     input_ids=torch.tensor([tokens]), past_key_values=copy.deepcopy(past)
                 )
