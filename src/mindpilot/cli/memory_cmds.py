@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -341,6 +342,30 @@ def undo_cmd(namespace: str, store_path: Path | None, as_json: bool) -> None:
     with opened(store_path) as store:
         changes = store.undo(namespace, actor="cli")
     show_changes(changes, f"undid {len(changes)} change(s)", as_json)
+
+
+@memory.command("scan")
+@store_options
+def scan_cmd(namespace: str, store_path: Path | None, as_json: bool) -> None:
+    """Find stored text that gives the model instructions ("ignore previous instructions",
+    "say PWNED", forged turns). Answers never see those sentences (they are replaced by a
+    notice in prompts); reword or delete the records listed. Exits 1 when any is found."""
+    from mindpilot.self_taking.guard import scan
+
+    with opened(store_path) as store:
+        require_namespace(store, namespace)
+        flagged = scan(store, namespace)
+    if as_json:
+        emit_json([dataclasses.asdict(f) for f in flagged])
+    else:
+        rows = [
+            (f.kind, f.id, f.version, f.field, " | ".join(snippet(x.text) for x in f.findings))
+            for f in flagged
+        ]
+        table(f"{len(flagged)} stored text(s) in {namespace!r} instruct the model",
+              ["kind", "id", "version", "field", "text"], rows)  # fmt: skip
+    if flagged:
+        sys.exit(1)
 
 
 @memory.command("delete")
