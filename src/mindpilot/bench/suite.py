@@ -1,6 +1,6 @@
 """Run the benchmarks, write each one's JSON and Markdown, and build the report.
 
-    python -m mindpilot.bench.suite [speed|quality|all] [--quick] [--out DIR]
+    python -m mindpilot.bench.suite [speed|quality|safety|all] [--quick] [--out DIR]
 
 (`mindpilot bench` is the same.) DIR defaults to $MINDPILOT_HOME/bench; the repository's
 report is written with `--out docs/benchmarks`. The report, DIR/REPORT.md with its PNG figures,
@@ -20,6 +20,7 @@ from typing import Any
 
 from mindpilot.bench import (
     adapter_curve,
+    injection,
     model_speed,
     qa,
     search_speed,
@@ -33,8 +34,9 @@ from mindpilot.bench.common import add_out_option, default_out_dir, write_result
 GROUPS: dict[str, tuple[ModuleType, ...]] = {
     "speed": (search_speed, store_speed, model_speed, self_taking_cost, server_speed),
     "quality": (qa, sentiment_curve, adapter_curve),
+    "safety": (injection,),
 }
-GROUPS["all"] = GROUPS["speed"] + GROUPS["quality"]
+GROUPS["all"] = GROUPS["speed"] + GROUPS["quality"] + GROUPS["safety"]
 
 
 def run_suite(

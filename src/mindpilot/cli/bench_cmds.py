@@ -8,7 +8,7 @@ import click
 
 
 @click.command("bench")
-@click.argument("which", type=click.Choice(["speed", "quality", "all"]), default="all")
+@click.argument("which", type=click.Choice(["speed", "quality", "safety", "all"]), default="all")
 @click.option("--quick", is_flag=True, help="Small sizes and few questions: a few minutes.")
 @click.option(
     "--out",
@@ -23,8 +23,10 @@ def bench(which: str, quick: bool, out: Path | None) -> None:
     write and ingest rates, model load / first token / decode speed, the cost of self-taking,
     the server over HTTP (vs in-process) and under 8 and 32 simultaneous clients.
     quality: knowledge-grounded QA (NarrativeQA, BoolQ) with and without the Mental Process,
-    and sentiment accuracy with 0-64 stored examples. The full run takes about 30 minutes
-    on 2 cores and needs the data that scripts/setup.sh downloads. The repository's
+    and sentiment accuracy with 0-64 stored examples; task adapters.
+    safety: prompt injection through stored text (attacks obeyed, turns forged).
+    The full run takes about two and a half hours on 2 cores (--quick: about ten minutes)
+    and needs the data that scripts/setup.sh downloads. The repository's
     docs/benchmarks/ is written with --out docs/benchmarks.
     """
     # imported when run: the suite imports every benchmark (numpy, matplotlib)
