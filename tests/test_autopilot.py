@@ -138,3 +138,14 @@ def test_threads_setting_is_validated(
         Autopilot.load(str(tiny_model_dir))
     monkeypatch.setenv("MINDPILOT_THREADS", "2")
     assert Autopilot.load(str(tiny_model_dir)).backend.threads == 2  # type: ignore[attr-defined]
+
+
+def test_mindpilot_model_names_the_default(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mindpilot.autopilot import loading
+
+    monkeypatch.setenv("MINDPILOT_MODEL", str(tiny_model_dir))
+    assert loading.resolve(None).folder == tiny_model_dir.resolve()
+    assert loading.resolve("default").name == loading.DEFAULT_MODEL  # the bundled one by name
+    assert Autopilot.name_of(None) == loading.resolve(str(tiny_model_dir)).name

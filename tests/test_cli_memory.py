@@ -161,3 +161,9 @@ def test_task_commands(run) -> None:  # type: ignore[no-untyped-def]
     )
     run("task", "delete", "support")
     assert "no task 'support'" in run("task", "show", "support", ok=False).output
+
+
+def test_add_quiet_prints_the_id_alone(run) -> None:  # type: ignore[no-untyped-def]
+    record_id = run("memory", "add", "-q", "--domain", "billing", "Refunds take five days").stdout
+    shown = as_json(run("memory", "show", record_id.strip(), "--json"))
+    assert shown["id"] == record_id.strip() and shown["text"] == "Refunds take five days"

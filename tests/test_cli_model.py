@@ -17,6 +17,20 @@ def test_generate_streams_with_stats(tiny_model_dir: Path) -> None:
     assert "6 completion tokens" in result.stderr and "finish: length" in result.stderr
 
 
+def test_stop_strings_take_shell_escapes(tiny_model_dir: Path) -> None:
+    """`--stop "\\n"` as a shell passes it (backslash, n) stops at a newline."""
+    from mindpilot.cli.model_cmds import unescape
+
+    assert unescape(r"\n\n") == "\n\n" and unescape(r"a\tb\\n") == "a\tb\\n"
+    assert unescape(r"C:\dir") == r"C:\dir"  # other backslashes stay
+    result = CliRunner().invoke(
+        cli, ["generate", "Hello", "--model", str(tiny_model_dir), "--max-tokens", "40",
+              "--stop", r"\n", "--stop", " ", "--stats"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "\n" not in result.stdout.strip() and "finish: stop" in result.stderr
+
+
 def test_generate_reads_stdin(tiny_model_dir: Path) -> None:
     result = CliRunner().invoke(
         cli, ["generate", "--model", str(tiny_model_dir), "--max-tokens", "3"], input="Hi there\n"

@@ -66,8 +66,22 @@ def test_server_down_is_a_clear_error() -> None:
 
 def test_openai_backend_needs_an_address(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MINDPILOT_OPENAI_BASE_URL", raising=False)
-    with pytest.raises(ConfigError, match="address"):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="OPENAI_BASE_URL"):
         Autopilot.load("m", backend="openai")
+
+
+def test_openai_backend_reads_the_openai_variables(
+    server: Served, tiny_autopilot: Autopilot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a user of the openai library has set already: OPENAI_BASE_URL, OPENAI_API_KEY."""
+    for name in ("MINDPILOT_OPENAI_BASE_URL", "MINDPILOT_OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "anything")
+    remote = Autopilot.load(tiny_autopilot.model_name, backend="openai")
+    assert remote.backend.base_url == f"{server.url}/v1"  # type: ignore[attr-defined]
+    assert remote.generate("Hello", max_new_tokens=4).text
 
 
 def test_a_remote_task_answers_with_the_remote_mental_process(

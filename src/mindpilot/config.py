@@ -4,6 +4,8 @@ MINDPILOT_HOME   the installation folder (default ~/.mindpilot): store, adapters
 MINDPILOT_CACHE  converted models (default $MINDPILOT_HOME/cache).
 MINDPILOT_THREADS torch threads for generation (default 1: on 2 busy cores, faster; see docs).
 MINDPILOT_DEBUG  set to 1 to let the CLI show tracebacks instead of friendly errors.
+MINDPILOT_MODEL  the model used when none is named (default: the bundled SmolLM2-135M).
+MINDPILOT_EMBEDDER the store's embedder (default minilm; hashing: no model, for tests).
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ def default_threads() -> int:
     if threads < 1:
         raise ConfigError(f"MINDPILOT_THREADS={threads} must be at least 1")
     return threads
+
+
+def default_model() -> str | None:
+    """MINDPILOT_MODEL: a name, folder or .gguf file to use when no model is named."""
+    return os.environ.get("MINDPILOT_MODEL") or None
 
 
 def debug() -> bool:

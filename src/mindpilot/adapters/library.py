@@ -116,6 +116,21 @@ class AdapterLibrary:
             hint="list them with `mindpilot adapters list`",
         )
 
+    def find(self, namespace: str, ref: str) -> Manifest:
+        """An adapter by id, or by task name: the task's newest adapter."""
+        check_namespace(namespace)
+        manifests = self.list(namespace)
+        for manifest in manifests:
+            if manifest.id == ref:
+                return manifest
+        of_task = [m for m in manifests if m.task == ref]
+        if of_task:
+            return of_task[-1]
+        raise NotFoundError(
+            f"no adapter {ref!r} in namespace {namespace!r} (neither an id nor a task with one)",
+            hint="list them with `mindpilot adapters list`; train one with `mindpilot adapt TASK`",
+        )
+
     def next_version(self, namespace: str, task: str) -> int:
         versions = [m.version for m in self.list(namespace, task)]
         return max(versions, default=0) + 1

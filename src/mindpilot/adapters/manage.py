@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from mindpilot.adapters.library import AdapterLibrary, Manifest
-from mindpilot.errors import ConflictError
+from mindpilot.errors import ConflictError, NotFoundError
 from mindpilot.mental_process.records import TaskProfile
 from mindpilot.mental_process.store import Store
 from mindpilot.self_taking import task_profile
@@ -32,9 +32,13 @@ def set_active(
 
 def deactivate(store: Store, namespace: str, task: str, *, actor: str = "user") -> bool:
     """The task answers with the bare base again (its adapters stay saved); False when it had
-    no active adapter (nothing is written). NotFoundError if the namespace has no such task
-    profile."""
-    if store.get_task(namespace, task).adapter is None:
+    no active adapter (nothing is written), a task with no profile included (it exists as
+    records only, so no adapter was ever activated for it)."""
+    try:
+        profile = store.get_task(namespace, task)
+    except NotFoundError:
+        return False
+    if profile.adapter is None:
         return False
     set_active(store, namespace, task, None, actor=actor)
     return True

@@ -37,7 +37,10 @@ class ModelSource:
 
 def resolve(model: str | None) -> ModelSource:
     """A model name (None = the bundled default), a local folder or GGUF file, or a hub id
-    already in the offline Hugging Face cache. Never downloads."""
+    already in the offline Hugging Face cache. Never downloads. No name: MINDPILOT_MODEL, or
+    the bundled default."""
+    if model is None:
+        model = config.default_model()
     if model is None or model.lower() in _DEFAULT_ALIASES:
         return _bundled_default()
     path = Path(model).expanduser()

@@ -39,18 +39,28 @@ class OpenAIBackend(Backend):
     ) -> None:
         import openai
 
-        base_url = base_url or os.environ.get("MINDPILOT_OPENAI_BASE_URL")
+        # the openai client's own variables too: a user of it has them set already
+        base_url = (
+            base_url
+            or os.environ.get("MINDPILOT_OPENAI_BASE_URL")
+            or os.environ.get("OPENAI_BASE_URL")
+        )
         if not base_url:
             raise ConfigError(
                 "the openai backend needs the server's address",
-                hint="pass base_url='http://host:port/v1' or set MINDPILOT_OPENAI_BASE_URL",
+                hint="pass base_url='http://host:port/v1' or set OPENAI_BASE_URL",
             )
         if not model:
             raise ConfigError("the openai backend needs a model name", hint="pass model='...'")
         self.model_name = model
         self.base_url = base_url
         self.context_window = context_window
-        key = api_key or os.environ.get("MINDPILOT_OPENAI_API_KEY") or "not-needed"
+        key = (
+            api_key
+            or os.environ.get("MINDPILOT_OPENAI_API_KEY")
+            or os.environ.get("OPENAI_API_KEY")
+            or "not-needed"
+        )
         self._client = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=0)
 
     def count_tokens(self, messages: Sequence[Message]) -> int:

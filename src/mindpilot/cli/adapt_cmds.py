@@ -161,32 +161,36 @@ def adapters_list(namespace: str, store_path: Path | None, as_json: bool, task: 
 
 
 @adapters.command("show")
-@click.argument("adapter_id")
+@click.argument("adapter_id", metavar="ID_OR_TASK")
 @store_options
 def adapters_show(adapter_id: str, namespace: str, store_path: Path | None, as_json: bool) -> None:
-    """An adapter's manifest: base model and weights hash, records, settings, metrics."""
+    """An adapter's manifest (a task name: its newest adapter): base model and weights hash,
+    records, settings, metrics."""
     from mindpilot.adapters import AdapterLibrary
 
-    manifest = AdapterLibrary().get(namespace, adapter_id)
+    manifest = AdapterLibrary().find(namespace, adapter_id)
     data = manifest.to_dict()
     if as_json:
         emit_json(data)
         return
     data["records"] = f"{len(manifest.records)} experiences"
-    table(f"adapter {adapter_id}", ("field", "value"), list(data.items()))
+    table(f"adapter {manifest.id}", ("field", "value"), list(data.items()))
 
 
 @adapters.command("activate")
-@click.argument("adapter_id")
+@click.argument("adapter_id", metavar="ID_OR_TASK")
 @store_options
 def adapters_activate(
     adapter_id: str, namespace: str, store_path: Path | None, as_json: bool
 ) -> None:
-    """Use this adapter for its task's answers (undo with `mindpilot memory undo`)."""
+    """Use this adapter (a task name: its newest) for its task's answers, whatever its
+    validation said (undo with `mindpilot memory undo`)."""
     from mindpilot.adapters import AdapterLibrary, activate
 
+    library = AdapterLibrary()
     with opened(store_path) as store:
-        m = activate(store, AdapterLibrary(), namespace, adapter_id, actor="cli")
+        found = library.find(namespace, adapter_id)
+        m = activate(store, library, namespace, found.id, actor="cli")
     text = f"task {m.task!r} now answers with adapter {m.id} (v{m.version})"
     _done(as_json, {"task": m.task, "adapter": m.id}, text)
 

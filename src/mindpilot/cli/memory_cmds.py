@@ -162,11 +162,13 @@ def memory() -> None:
 @click.option("--score", type=float, help="Experience: feedback, -1..1.")
 @click.option("--note", default="", help="Experience: a note on the outcome.")
 @click.option("--supersedes", metavar="ID", help="Knowledge: the record this one replaces.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the new id (ID=$(... -q)).")
 @store_options
 def add_cmd(
     text: str, kind: str, domain: str | None, source: str, tags: tuple[str, ...],
     task: str | None, guidance: str, intensity: float, response: str, score: float | None,
-    note: str, supersedes: str | None, namespace: str, store_path: Path | None, as_json: bool,
+    note: str, supersedes: str | None, quiet: bool, namespace: str, store_path: Path | None,
+    as_json: bool,
 ) -> None:  # fmt: skip
     """Add one record. TEXT is the knowledge text, the emotion's state (e.g. "empathy") or
     the experience's situation.
@@ -205,7 +207,7 @@ def add_cmd(
     if as_json:
         emit_json(stored.to_dict())
     else:
-        click.echo(f"added {stored.id}")
+        click.echo(stored.id if quiet else f"added {stored.id}")
 
 
 @memory.command("ingest")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,14 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for decorate in reversed(decorators):
         command = decorate(command)
     return command
+
+
+def unescape(text: str) -> str:
+    """What a shell user means by `--stop "\\n\\n"`: the escapes \\n, \\t and \\\\ (a shell
+    passes them as two characters)."""
+    return re.sub(
+        r"\\(.)", lambda m: {"n": "\n", "t": "\t", "\\": "\\"}.get(m.group(1), m.group(0)), text
+    )
 
 
 def model_spec(
@@ -129,7 +138,12 @@ def citation_lines(citations: Any, *, extractive: bool = False) -> list[str]:
 @click.option(
     "--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=1.0, show_default=True
 )
-@click.option("--stop", multiple=True, help="Stop string (repeatable).")
+@click.option(
+    "--stop",
+    multiple=True,
+    callback=lambda _ctx, _param, values: tuple(unescape(v) for v in values),
+    help='Stop string (repeatable); \\n and \\t mean a newline and a tab, e.g. --stop "\\n\\n".',
+)
 @click.option("--seed", type=int, default=None, help="Seed for sampling.")
 @click.option("--stats", is_flag=True, help="Print token counts and speed to stderr.")
 @task_options
