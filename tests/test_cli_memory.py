@@ -167,3 +167,48 @@ def test_add_quiet_prints_the_id_alone(run) -> None:  # type: ignore[no-untyped-
     record_id = run("memory", "add", "-q", "--domain", "billing", "Refunds take five days").stdout
     shown = as_json(run("memory", "show", record_id.strip(), "--json"))
     assert shown["id"] == record_id.strip() and shown["text"] == "Refunds take five days"
+
+
+# ---- the unlucky user: damaged files, odd homes, OS refusals (issue 16) ---------------------
+def _one_line_error(result: Result, *expected: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("Error: ")
+    for text in expected:
+        assert text in result.stderr, result.stderr
+
+
+def test_a_damaged_store_is_named_with_the_way_back(hashing_env: None, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(bytes(range(256)) * 40)
+    before = garbage.read_bytes()
+    result = CliRunner().invoke(cli, ["memory", "list", "--store", str(garbage)])
+    _one_line_error(result, str(garbage), "damaged", "memory restore")
+    assert garbage.read_bytes() == before  # nothing written to it
+
+
+def test_os_refusals_are_one_line(
+    hashing_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner, store = CliRunner(), str(tmp_path / "s.db")
+    runner.invoke(cli, ["memory", "add", "--domain", "d", "x", "--store", store])
+    missing = str(tmp_path / "no" / "such" / "out.jsonl")
+    result = runner.invoke(cli, ["memory", "export", "-o", missing, "--store", store])
+    _one_line_error(result, "No such file or directory", missing)
+    huge = runner.invoke(cli, ["memory", "list", "--limit", str(10**20), "--store", store])
+    _one_line_error(huge, "too large")
+    home_file = tmp_path / "home-is-a-file"
+    home_file.write_text("")
+    monkeypatch.setenv("MINDPILOT_HOME", str(home_file))
+    _one_line_error(runner.invoke(cli, ["memory", "list"]), "is a file, not a folder")
+
+
+def test_home_and_store_are_private(hashing_env: None, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "home"
+    monkeypatch.setenv("MINDPILOT_HOME", str(home))
+    assert CliRunner().invoke(cli, ["memory", "add", "--domain", "d", "x"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["keys", "create", "--namespace", "d"]).exit_code == 0
+    assert home.stat().st_mode & 0o777 == 0o700
+    for name in ("mindpilot.db", "keys.db"):
+        assert (home / name).stat().st_mode & 0o777 == 0o600, name

@@ -69,6 +69,33 @@ def test_nothing_to_read(tmp_path: Path, what: str) -> None:
 
 
 # ---- token estimate ------------------------------------------------------------------------
+def test_only_regular_files_inside_the_folder_are_read(tmp_path: Path) -> None:
+    """A FIFO would block the read for ever; a link may lead out of the folder."""
+    import os
+
+    folder, outside = tmp_path / "docs", tmp_path / "secret.md"
+    folder.mkdir()
+    (folder / "a.md").write_text("inside")
+    outside.write_text("outside the folder")
+    os.mkfifo(folder / "pipe.md")
+    (folder / "leak.md").symlink_to(outside)
+    (folder / "alias.md").symlink_to(folder / "a.md")  # a link within the folder is fine
+    assert [t for _, t in read_documents(folder)] == ["inside", "inside"]
+    followed = read_documents(folder, follow_links=True)
+    assert sorted(t for _, t in followed) == ["inside", "inside", "outside the folder"]
+    with pytest.raises(ValidationError, match="not a regular file"):
+        read_documents(folder / "pipe.md")
+
+
+def test_files_over_the_size_limit_are_named(tmp_path: Path) -> None:
+    (tmp_path / "big.md").write_text("word " * 300_000)  # 1.5 MB
+    (tmp_path / "small.md").write_text("fine")
+    with pytest.raises(ValidationError, match=r"over 1 MB: .*big\.md \(1\.5 MB\)") as refused:
+        read_documents(tmp_path, max_file_mb=1)
+    assert "small" not in str(refused.value) and "--max-file-mb" in (refused.value.hint or "")
+    assert len(read_documents(tmp_path, max_file_mb=2)) == 2
+
+
 def test_token_estimate_counts_word_pieces() -> None:
     assert estimate_tokens("") == 0
     assert estimate_tokens("the cat sat") == 3

@@ -280,8 +280,10 @@ class TestStoreConformance:
         assert store.list("bob", include_superseded=True, limit=None) == bob_before
         assert store.get_task("bob", "support").name == "support"
         assert store.namespaces() == ["bob"]
-        with pytest.raises(NotFoundError):
+        with pytest.raises(NotFoundError) as refused:
             store.delete_scope("alice")
+        message = f"{refused.value} {refused.value.hint}"  # a tenant reads this: no other names
+        assert "alice" in message and "bob" not in message
 
     def test_delete_scope_arguments(self, store: Store) -> None:
         with pytest.raises(ValidationError, match="not both"):

@@ -17,10 +17,37 @@ from mindpilot.errors import ConfigError
 
 
 def home() -> Path:
-    """The installation folder, created on first use."""
+    """The installation folder, created on first use, private to its owner (0700)."""
     path = Path(os.environ.get("MINDPILOT_HOME") or Path.home() / ".mindpilot").expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        pass  # a file there: said below
+    except OSError as err:
+        raise ConfigError(
+            f"cannot create the mindpilot home {path}: {err.strerror}",
+            hint="set MINDPILOT_HOME to a folder you can write",
+        ) from None
+    if not path.is_dir():
+        raise ConfigError(
+            f"MINDPILOT_HOME {path} is a file, not a folder",
+            hint="point MINDPILOT_HOME at a folder (it is created if missing)",
+        )
     return path
+
+
+def private_file(path: Path) -> None:
+    """Create `path` readable and writable by its owner only (0600) unless it exists: stores
+    and key files hold private data, and SQLite gives its -wal and -shm files the same mode."""
+    if path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as err:
+        raise ConfigError(
+            f"cannot create {path}: {err.strerror}",
+            hint="check that its folder exists and is writable, or choose another path",
+        ) from None
 
 
 def cache_dir() -> Path:

@@ -67,3 +67,9 @@ class PayloadTooLargeError(ValidationError):
     """A record or request is larger than the configured limit."""
 
     http_status = 413
+
+
+class StoreDamagedError(MindpilotError):
+    """A store or key file that SQLite cannot read: damaged, or not a database at all."""
+
+    http_status = 503

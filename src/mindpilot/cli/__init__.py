@@ -5,6 +5,7 @@ Each command group lives in its own module and is attached below.
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import click
@@ -14,18 +15,41 @@ from mindpilot.errors import MindpilotError
 
 
 class FriendlyGroup(click.Group):
-    """MindpilotError becomes a one-line message and exit code 1 (MINDPILOT_DEBUG=1: traceback)."""
+    """MindpilotError becomes a one-line message and exit code 1 (MINDPILOT_DEBUG=1: traceback).
+    So do the operating system's refusals (a missing folder, a full disk, no permission) and
+    numbers too large for the store: they are the user's to fix, not bugs to report."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except MindpilotError as err:
-            if config.debug():
+            _fail(err.message, err.hint)
+        except OSError as err:
+            if err.strerror is None:  # not the OS's own refusal: a bug, shown as one
                 raise
-            click.secho(f"Error: {err.message}", fg="red", err=True)
-            if err.hint:
-                click.echo(f"  fix: {err.hint}", err=True)
-            sys.exit(1)
+            where = f": {err.filename}" if err.filename else ""
+            _fail(f"{err.strerror}{where}", _OS_HINTS.get(err.errno or 0))
+        except OverflowError as err:
+            _fail(f"a number is too large ({err})", "use a smaller value")
+        return None
+
+
+_OS_HINTS = {
+    errno.ENOENT: "check the path; folders are not created for output files",
+    errno.EACCES: "check the permissions, or choose another path",
+    errno.ENOSPC: "free some disk space and run it again",
+    errno.EROFS: "the file system is read-only: choose another path",
+    errno.EISDIR: "give a file name, not a folder",
+}
+
+
+def _fail(message: str, hint: str | None) -> None:
+    if config.debug():
+        raise
+    click.secho(f"Error: {message}", fg="red", err=True)
+    if hint:
+        click.echo(f"  fix: {hint}", err=True)
+    sys.exit(1)
 
 
 @click.group(cls=FriendlyGroup)

@@ -216,18 +216,26 @@ def add_cmd(
 @click.option("--max-tokens", type=int, default=200, show_default=True, help="Chunk size.")
 @click.option("--overlap", type=int, default=30, show_default=True, help="Tokens shared by chunks.")
 @click.option("--tag", "tags", multiple=True, help="A tag for every chunk (repeatable).")
+@click.option(
+    "--max-file-mb", type=click.FloatRange(0.001, 10_000), default=10.0, show_default=True,
+    help="Refuse files larger than this.",
+)  # fmt: skip
+@click.option("--follow-links", is_flag=True, help="Follow links to files outside the folder.")
 @store_options
 def ingest_cmd(
     path: Path, domain: str, max_tokens: int, overlap: int, tags: tuple[str, ...],
-    namespace: str, store_path: Path | None, as_json: bool,
+    max_file_mb: float, follow_links: bool, namespace: str, store_path: Path | None,
+    as_json: bool,
 ) -> None:  # fmt: skip
     """Add a .txt/.md file, or a folder of them, as knowledge, in chunks. Every file is
-    checked (UTF-8 text, not empty) before anything is written."""
+    checked (UTF-8 text, not empty, a regular file within the size limit) before anything
+    is written; links leading out of the folder are skipped unless --follow-links."""
     from mindpilot.mental_process.ingest import chunk_text, read_documents
 
+    found = read_documents(path, max_file_mb=max_file_mb, follow_links=follow_links)
     records = [
         Knowledge(namespace=namespace, domain=domain, text=chunk, source=source, tags=tags)
-        for source, text in read_documents(path)
+        for source, text in found
         for chunk in chunk_text(text, max_tokens=max_tokens, overlap=overlap)
     ]
     with opened(store_path) as store:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import os
 import re
+import stat
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
 from pathlib import Path
@@ -22,33 +23,48 @@ from pathlib import Path
 from mindpilot.errors import ConfigError, NotFoundError, ValidationError
 
 SUFFIXES = (".txt", ".md", ".markdown")
+# Larger files are refused unless asked: 10 MB of text is ~2.5M tokens, ~12,000 chunks (about
+# five minutes of MiniLM on 2 cores), and all of a file is held in memory while it is cut.
+MAX_FILE_MB = 10.0
 _UTF8_HINT = "convert them to UTF-8, e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8"
 
 
 # ---- reading -------------------------------------------------------------------------------
-def read_documents(path: Path) -> list[tuple[str, str]]:
+def read_documents(
+    path: Path, *, max_file_mb: float = MAX_FILE_MB, follow_links: bool = False
+) -> list[tuple[str, str]]:
     """(source, text) for a .txt/.md/.markdown file, or for each such file under a folder.
 
-    Folders are walked recursively in sorted order; hidden files and folders (".name") and
-    files with other suffixes are skipped, and so are empty files when others remain. Every
-    file is checked before anything is returned, so one bad file fails the whole call, with
-    all the bad files named.
+    Folders are walked recursively in sorted order; hidden files and folders (".name"), files
+    with other suffixes and anything that is not a regular file (a FIFO would block the read
+    for ever) are skipped, and so are empty files when others remain. Links are followed only
+    to files inside the folder, unless `follow_links`. Every file is checked before anything
+    is returned, so one bad file (not UTF-8, unreadable, over `max_file_mb`) fails the whole
+    call, with all the bad files named.
     """
     path = Path(path)
     if not path.exists():
         raise NotFoundError(f"no file or folder at {path}")
     if path.is_dir():
-        files = _document_files(path)
+        files = _document_files(path, follow_links)
         if not files:
             raise ValidationError(
                 f"folder {path} holds no {'/'.join(SUFFIXES)} files", hint="add some documents"
             )
-    elif path.suffix.lower() in SUFFIXES:
+    elif path.suffix.lower() in SUFFIXES and _regular(path):
         files = [path]
+    elif path.suffix.lower() in SUFFIXES:
+        raise ValidationError(f"{path} is not a regular file", hint="give a file or a folder")
     else:
         raise ValidationError(
             f"{path} is not a text document: {path.suffix or 'no suffix'}",
             hint=f"give a {', '.join(SUFFIXES)} file, or a folder of them",
+        )
+    too_big = [f"{f} ({f.stat().st_size / 1e6:.1f} MB)" for f in files if _over(f, max_file_mb)]
+    if too_big:
+        raise ValidationError(
+            f"over {max_file_mb:g} MB: {_list(too_big)}",
+            hint="split the file, or raise the limit (--max-file-mb)",
         )
     documents, not_utf8, unreadable = [], [], []
     for file in files:
@@ -71,14 +87,29 @@ def read_documents(path: Path) -> list[tuple[str, str]]:
     return documents
 
 
-def _document_files(folder: Path) -> list[Path]:
-    found = []
-    for root, dirs, names in os.walk(folder):
+def _document_files(folder: Path, follow_links: bool) -> list[Path]:
+    found, inside = [], folder.resolve()
+    for root, dirs, names in os.walk(folder, followlinks=follow_links):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # prunes the walk, in order
         for name in sorted(names):
-            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
-                found.append(Path(root) / name)
+            file = Path(root) / name
+            if name.startswith(".") or file.suffix.lower() not in SUFFIXES or not _regular(file):
+                continue
+            if follow_links or file.resolve().is_relative_to(inside):
+                found.append(file)
     return found
+
+
+def _regular(file: Path) -> bool:
+    """A regular file (after links): not a FIFO, socket or device."""
+    try:
+        return stat.S_ISREG(file.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _over(file: Path, max_mb: float) -> bool:
+    return file.stat().st_size > max_mb * 1e6
 
 
 def _list(items: list[str], most: int = 10) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import hashlib
 import secrets
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 from mindpilot import config
 from mindpilot.errors import NotFoundError, ValidationError
 from mindpilot.mental_process.records import check_namespace
-from mindpilot.mental_process.sqlite import migrate
+from mindpilot.mental_process.sqlite import migrated, open_sqlite
 
 KEY_PREFIX = "mp-"
 
@@ -65,11 +64,8 @@ class KeyStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._conn.execute("PRAGMA busy_timeout = 30000")
-        migrate(self._conn, MIGRATIONS)
+        self._conn = open_sqlite(path, wal=False)
+        migrated(self._conn, path, MIGRATIONS)
 
     @classmethod
     def default(cls) -> KeyStore:

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mindpilot.errors import ConflictError, PayloadTooLargeError
+from mindpilot.errors import ConfigError, ConflictError, PayloadTooLargeError
 from mindpilot.mental_process.records import Record
 from mindpilot.mental_process.sqlite.filters import NameCodes
-from mindpilot.mental_process.sqlite.schema import migrate
+from mindpilot.mental_process.sqlite.schema import migrated, open_sqlite
 from mindpilot.mental_process.store import DEFAULT_MAX_RECORD_CHARS, Store, resolve_embedder
 
 if TYPE_CHECKING:
@@ -52,7 +52,13 @@ class SQLiteBase(Store):
         ann_threshold: int = 20_000,
     ) -> None:
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(
+                f"cannot create the store's folder {self.path.parent}: {err.strerror}",
+                hint="choose a store path in a folder you can write",
+            ) from None
         self.max_record_chars = max_record_chars
         self._ann_threshold = ann_threshold
         self._embedder_arg = embedder
@@ -60,13 +66,8 @@ class SQLiteBase(Store):
         self._lock = threading.RLock()
         self._indexes: dict[str, tuple[int, VectorIndex]] = {}  # namespace -> (generation, index)
         self._names = NameCodes()  # domain/task codes in the indexes' row attributes
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
-        )
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe in WAL
-        migrate(self._conn)
+        self._conn = open_sqlite(self.path, busy_timeout_s=busy_timeout_s)
+        migrated(self._conn, self.path)
 
     # ---- embedding --------------------------------------------------------------------------
     @property

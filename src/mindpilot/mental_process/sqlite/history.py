@@ -112,6 +112,8 @@ class HistoryMethods(Rows):
                 )
                 raise NotFoundError(
                     f"namespace {namespace!r} has no {scope} to delete",
-                    hint=f"known namespaces: {', '.join(self.namespaces()) or 'none'}",
+                    # never the other namespaces' names: a server's tenant sees this message
+                    hint="check the name: list what the namespace has with `memory list` / "
+                    "`task list` (GET /v1/memory/records, GET /v1/tasks)",
                 )
         return len(rows) + len(names)

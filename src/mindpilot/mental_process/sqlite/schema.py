@@ -10,6 +10,9 @@ import sqlite3
 import time
 from pathlib import Path
 
+from mindpilot import config
+from mindpilot.errors import ConfigError, MindpilotError, StoreDamagedError
+
 RECORDS = """
 CREATE TABLE records (
     seq INTEGER PRIMARY KEY,            -- the vector index's id for this row
@@ -172,15 +175,54 @@ def split_statements(sql: str) -> list[str]:
 def connect(path: Path, *, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
     """A migrated autocommit connection to a store file in WAL mode, for the tables that live
     beside the records (chat sessions, the audit log). Usable from any thread: callers lock."""
-    conn = sqlite3.connect(
-        path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
-    )
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    conn = open_sqlite(path, busy_timeout_s=busy_timeout_s)
     conn.execute("PRAGMA foreign_keys = ON")
-    migrate(conn)
+    migrated(conn, path)
     return conn
+
+
+def open_sqlite(
+    path: Path, *, busy_timeout_s: float = 30.0, wal: bool = True
+) -> sqlite3.Connection:
+    """An autocommit connection to `path` (created private, 0600), usable from any thread;
+    a file SQLite cannot read is a `StoreDamagedError` naming it and the way back."""
+    config.private_file(path)
+    try:
+        conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        if wal:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe in WAL
+    except sqlite3.DatabaseError as err:
+        raise damaged(path, err) from None
+    return conn
+
+
+def migrated(
+    conn: sqlite3.Connection, path: Path, migrations: list[tuple[str, str]] | None = None
+) -> None:
+    """`migrate`, with a damaged file said as such."""
+    try:
+        migrate(conn, MIGRATIONS if migrations is None else migrations)
+    except sqlite3.DatabaseError as err:
+        conn.close()
+        raise damaged(path, err) from None
+
+
+def damaged(path: Path, err: sqlite3.DatabaseError) -> MindpilotError:
+    """The error for a file SQLite refused: damaged, not a database, or not writable."""
+    text = str(err)
+    if "readonly" in text or "unable to open" in text:
+        return ConfigError(
+            f"cannot write {path}: {text}", hint="check the file's and its folder's permissions"
+        )
+    return StoreDamagedError(
+        f"{path} is damaged or not a mindpilot store ({text})",
+        hint="restore a backup (`mindpilot memory restore BACKUP`), or move the file away to "
+        "start an empty store; `mindpilot doctor` checks the whole installation",
+    )
 
 
 def migrate(conn: sqlite3.Connection, migrations: list[tuple[str, str]] = MIGRATIONS) -> list[str]:
