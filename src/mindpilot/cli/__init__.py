@@ -64,6 +64,7 @@ def _attach() -> None:
         adapt_cmds,
         app_cmds,
         bench_cmds,
+        care_cmds,
         chat_cmds,
         log_cmds,
         memory_cmds,
@@ -73,6 +74,7 @@ def _attach() -> None:
     )
 
     modules = [app_cmds, model_cmds, chat_cmds, memory_cmds, task_cmds, adapt_cmds, log_cmds]
+    modules += [care_cmds]  # also adds backup, restore and scan to the memory group
     for module in (*modules, serve_cmds, bench_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -66,7 +65,7 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) 
 
     grid = Table(title=title, title_justify="left")
     for name in columns:
-        if name in ("text", "description"):  # the free text takes what width is left
+        if name in ("text", "description", "detail"):  # free text takes what width is left
             grid.add_column(name, overflow="fold", ratio=1, min_width=24)
         else:
             grid.add_column(name, no_wrap=True)
@@ -352,30 +351,6 @@ def undo_cmd(namespace: str, store_path: Path | None, as_json: bool) -> None:
     with opened(store_path) as store:
         changes = store.undo(namespace, actor="cli")
     show_changes(changes, f"undid {len(changes)} change(s)", as_json)
-
-
-@memory.command("scan")
-@store_options
-def scan_cmd(namespace: str, store_path: Path | None, as_json: bool) -> None:
-    """Find stored text that gives the model instructions ("ignore previous instructions",
-    "say PWNED", forged turns). Answers never see those sentences (they are replaced by a
-    notice in prompts); reword or delete the records listed. Exits 1 when any is found."""
-    from mindpilot.self_taking.guard import scan
-
-    with opened(store_path) as store:
-        require_namespace(store, namespace)
-        flagged = scan(store, namespace)
-    if as_json:
-        emit_json([dataclasses.asdict(f) for f in flagged])
-    else:
-        rows = [
-            (f.kind, f.id, f.version, f.field, " | ".join(snippet(x.text) for x in f.findings))
-            for f in flagged
-        ]
-        table(f"{len(flagged)} stored text(s) in {namespace!r} instruct the model",
-              ["kind", "id", "version", "field", "text"], rows)  # fmt: skip
-    if flagged:
-        sys.exit(1)
 
 
 @memory.command("delete")
