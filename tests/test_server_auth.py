@@ -94,6 +94,14 @@ def test_requests_without_a_working_key_get_401(
         served.client(alpha).models.list()
 
 
+def test_oversize_headers_get_431(two_tenants: tuple[Served, str, str]) -> None:
+    served, alpha, _ = two_tenants
+    url = f"{served.url}/v1/models"
+    huge = httpx.get(url, headers={"Authorization": "Bearer " + "a" * 100_000})
+    assert huge.status_code == 431 and "over this server's limit" in error_of(huge)["message"]
+    assert httpx.get(url, headers={"Authorization": f"Bearer {alpha}"}).status_code == 200
+
+
 def test_one_key_cannot_see_or_use_another_namespace(
     two_tenants: tuple[Served, str, str], tiny_autopilot: Autopilot
 ) -> None:

@@ -13,7 +13,7 @@ from mindpilot.errors import ConfigError
 from mindpilot.server import adapter_routes, errors, memory_routes, openai_routes
 from mindpilot.server.deps import ServerState, get_state
 from mindpilot.server.keys import KeyStore
-from mindpilot.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from mindpilot.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, HeaderSizeLimit
 from mindpilot.server.queue import GenerationQueue, QueueStats
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ def create_app(
     app.state.mindpilot = state
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(HeaderSizeLimit)  # added last: it runs first
     app.include_router(openai_routes.router)
     app.include_router(memory_routes.router)
     app.include_router(adapter_routes.router)

@@ -9,6 +9,7 @@ field; anything else is a 500 that is logged here, because it is our bug, not th
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -100,6 +101,12 @@ def status_and_message(err: Exception) -> tuple[int, str]:
         return err.http_status, message
     if isinstance(err, StarletteHTTPException):
         return err.status_code, str(err.detail)
+    if isinstance(err, sqlite3.DatabaseError) and not isinstance(err, sqlite3.IntegrityError):
+        # the store file went bad while serving: nothing was acknowledged, say so
+        return 503, (
+            f"the store cannot be used ({err}); nothing was written. An operator should run "
+            "`mindpilot doctor` and restore a backup (`mindpilot memory restore`)"
+        )
     return 500, f"internal error: {type(err).__name__}: {err}"
 
 

@@ -1,4 +1,5 @@
-"""A limit on request bodies: a larger one is refused with 413 before it is parsed."""
+"""Limits on requests: a larger body is refused with 413 before it is parsed, larger headers
+with 431 before anything reads them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,29 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mindpilot.server.errors import error_response
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# All header names and values together; a key is 46 characters, a browser sends 1-4 KB.
+MAX_HEADER_BYTES = 16 * 1024
+
+
+class HeaderSizeLimit:
+    """ASGI middleware: 431 Request Header Fields Too Large over `max_bytes` of headers (the
+    HTTP parser takes far more: a 100 KB Authorization header reached the key check)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_HEADER_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = sum(len(name) + len(value) for name, value in scope["headers"])
+            if size > self.max_bytes:
+                message = (
+                    f"the request's headers are {size} bytes, over this server's limit of "
+                    f"{self.max_bytes}: send shorter headers (is the Authorization key right?)"
+                )
+                await error_response(431, message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodySizeLimit:
