@@ -50,6 +50,14 @@ def is_loopback(host: str) -> bool:
     help="Requests that may wait while one generates; more get 429.",
 )
 @click.option(
+    "--max-wait",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    help="Refuse (429) a generation expected to take longer than this, waiting included "
+    "(seconds; a client's own timeout header lowers it).",
+)
+@click.option(
     "--max-body",
     type=click.IntRange(min=1024),
     default=1024 * 1024,
@@ -64,6 +72,7 @@ def serve(
     namespace: str,
     store_path: Path | None,
     queue_size: int,
+    max_wait: float,
     max_body: int,
     **load: Any,
 ) -> None:
@@ -92,6 +101,7 @@ def serve(
             open_namespace=namespace,
             keys=keys,
             queue_size=queue_size,
+            max_wait_s=max_wait,
             max_body_bytes=max_body,
         )
         _announce(host, port, engine.model_name, keys)

@@ -34,13 +34,15 @@ def create_app(
     open_namespace: str = "default",
     keys: KeyStore | None = None,
     queue_size: int = DEFAULT_QUEUE,
+    max_wait_s: float = 120.0,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """The mindpilot HTTP API over `engine` and its store (open it with
     `Engine.open(..., lazy=True)` to load the model on the first generation).
 
     Without `open_mode`, callers need an API key of `keys` (default: the installation's key
-    file); `queue_size` generations may wait while one runs, more are refused with 429."""
+    file); `queue_size` generations may wait while one runs, more are refused with 429, and so
+    is one expected to take over `max_wait_s` (the queue's admission)."""
     if engine.store is None:
         raise ConfigError(
             "the server needs the engine's Mental Process store",
@@ -51,7 +53,7 @@ def create_app(
         open_mode=open_mode,
         open_namespace=open_namespace,
         keys=None if open_mode else keys or KeyStore.default(),
-        queue=GenerationQueue(max_waiting=queue_size),
+        queue=GenerationQueue(max_waiting=queue_size, max_wait_s=max_wait_s),
     )
 
     @asynccontextmanager

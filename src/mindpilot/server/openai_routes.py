@@ -79,7 +79,8 @@ async def chat_completions(
     messages = [m.as_message() for m in body.messages]
     state = get_state(request)
     task = await run_in_threadpool(_resolve_model, state, namespace, body.model)
-    job = state.queue.submit(partial(_start, state, namespace, task, messages, config))
+    budget = state.queue.budget(request)
+    job = state.queue.submit(partial(_start, state, namespace, task, messages, config), budget)
     header = ChunkHeader(
         id=f"chatcmpl-{uuid.uuid4().hex[:24]}",
         created=int(time.time()),

@@ -4,12 +4,19 @@ The event loop never decodes: a `Job` runs its whole generation in the worker th
 stream must be advanced, and closed, by the thread that holds the backend's lock) and hands
 each piece to the loop. A job whose caller went away is cancelled: the worker closes its
 stream between two pieces, which ends the backend's decoding loop, and moves on to the next.
-When `workers + max_waiting` jobs are already admitted, a new one is refused with 429 at once.
+
+Admission keeps its promise: a request is admitted only if it can be expected to finish in
+time. Expected time = (jobs ahead / workers + 1) x the mean time of the recent generations;
+when it exceeds the server's `max_wait_s`, or the client's own budget (the `X-Stainless-
+Timeout` header the openai clients send, or `X-Mindpilot-Timeout`), the request is refused at
+once with 429 and a Retry-After saying when it would fit, instead of being admitted and timed
+out later. A full queue (`workers + max_waiting` admitted) is refused the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +31,10 @@ from mindpilot.types import Response, Stream
 # How often a waiting request checks whether its client is still connected (seconds).
 DISCONNECT_POLL_S = 0.2
 RETRY_AFTER_S = 1
+# Until generations have been timed: a default-model answer on 2 cores takes 4-6 s.
+PRIOR_GENERATION_S = 5.0
+MEAN_WEIGHT = 0.2  # exponential moving mean of generation times: the newest counts this much
+BUDGET_HEADERS = ("x-mindpilot-timeout", "x-stainless-timeout")
 
 EventKind = Literal["started", "piece", "done", "error"]
 
@@ -44,6 +55,7 @@ class QueueStats:
     cancelled: int
     failed: int
     rejected: int
+    mean_generation_s: float  # the moving mean admission uses
 
 
 class Job:
@@ -104,33 +116,51 @@ class Job:
 class GenerationQueue:
     """Admits at most `workers + max_waiting` jobs; runs `workers` of them at a time."""
 
-    def __init__(self, max_waiting: int = 16, workers: int = 1) -> None:
-        if max_waiting < 0 or workers < 1:
-            raise ValueError(f"max_waiting={max_waiting} must be >= 0, workers={workers} >= 1")
+    def __init__(self, max_waiting: int = 16, workers: int = 1, max_wait_s: float = 120.0) -> None:
+        if max_waiting < 0 or workers < 1 or max_wait_s <= 0:
+            raise ValueError(
+                f"max_waiting={max_waiting} must be >= 0, workers={workers} >= 1, "
+                f"max_wait_s={max_wait_s} > 0"
+            )
         self.max_waiting = max_waiting
         self.workers = workers
+        self.max_wait_s = max_wait_s
+        self._mean_s = PRIOR_GENERATION_S
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="mindpilot-generate")
         self._lock = threading.Lock()
         self._admitted = self._running = 0
         self._counts = {"completed": 0, "cancelled": 0, "failed": 0, "rejected": 0}
 
-    def submit(self, start: Callable[[], Stream[Response]]) -> Job:
-        """Queue a generation; `start` runs in the worker and returns its stream.
-        Raises 429 (with Retry-After) when the queue is full."""
+    def submit(self, start: Callable[[], Stream[Response]], budget_s: float | None = None) -> Job:
+        """Queue a generation; `start` runs in the worker and returns its stream. Raises 429
+        (with Retry-After) when the queue is full or the request would not finish within
+        `budget_s` (the client's) or `max_wait_s` (the server's)."""
         with self._lock:
-            if self._admitted >= self.workers + self.max_waiting:
+            limit = min(self.max_wait_s, budget_s) if budget_s else self.max_wait_s
+            expected = (self._admitted / self.workers + 1) * self._mean_s
+            full = self._admitted >= self.workers + self.max_waiting
+            if full or expected > limit:
                 self._counts["rejected"] += 1
-                raise HTTPException(
-                    429,
-                    f"the server is busy: {self._running} generation(s) running and "
-                    f"{self._admitted - self._running} waiting (queue size {self.max_waiting}); "
-                    f"retry in {RETRY_AFTER_S} s",
-                    headers={"Retry-After": str(RETRY_AFTER_S)},
-                )
+                raise self._refusal(full, expected, limit)
             self._admitted += 1
         job = Job(asyncio.get_running_loop())
         self._executor.submit(self._run, job, start)
         return job
+
+    def _refusal(self, full: bool, expected: float, limit: float) -> HTTPException:
+        ahead = (
+            f"{self._running} generation(s) running and {self._admitted - self._running} waiting"
+        )
+        if full:
+            why = f"the server is busy: {ahead} (queue size {self.max_waiting})"
+            retry = max(RETRY_AFTER_S, math.ceil(self._mean_s))
+        else:
+            why = (
+                f"the server is busy: {ahead}, so this request would take about {expected:.0f} s, "
+                f"over the {limit:.0f} s it may take"
+            )
+            retry = max(RETRY_AFTER_S, math.ceil(expected - limit))
+        return HTTPException(429, f"{why}; retry in {retry} s", headers={"Retry-After": str(retry)})
 
     def _run(self, job: Job, start: Callable[[], Stream[Response]]) -> None:
         outcome = "cancelled"
@@ -138,11 +168,15 @@ class GenerationQueue:
             if not job.cancelled.is_set():
                 with self._lock:
                     self._running += 1
+                began = time.monotonic()
                 try:
                     outcome = self._generate(job, start)
                 finally:
                     with self._lock:
                         self._running -= 1
+                        if outcome == "completed":
+                            took = time.monotonic() - began
+                            self._mean_s += MEAN_WEIGHT * (took - self._mean_s)
         finally:
             with self._lock:
                 self._admitted -= 1
@@ -172,7 +206,22 @@ class GenerationQueue:
                 running=self._running,
                 waiting=self._admitted - self._running,
                 **self._counts,
+                mean_generation_s=self._mean_s,
             )
+
+    @staticmethod
+    def budget(request: Request) -> float | None:
+        """The client's time budget in seconds, from its headers (None: it gave none)."""
+        for name in BUDGET_HEADERS:
+            raw = request.headers.get(name)
+            if raw:
+                try:
+                    value = float(raw)
+                except ValueError:
+                    continue
+                if math.isfinite(value) and value > 0:
+                    return value
+        return None
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
