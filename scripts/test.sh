@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick start 2/2: set up (once), lint, type-check and run the whole test suite, offline.
-# Extra arguments go to pytest (e.g. -m "not slow" for the fast subset).
+# Extra arguments go to pytest; the default run is the fast tests, `-m slow` runs the slow ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
