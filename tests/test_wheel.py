@@ -44,6 +44,7 @@ def test_the_wheel_ships_only_mindpilot(wheel: zipfile.ZipFile) -> None:
     assert {name.split("/")[0] for name in names} == {"mindpilot", DIST_INFO}
     assert "mindpilot/bench/suite.py" in names
     assert "mindpilot/bench/datasets.py" in names
+    assert "mindpilot/py.typed" in names  # PEP 561: type checkers read our annotations
 
 
 def test_the_wheel_registers_the_builtin_plugins(wheel: zipfile.ZipFile) -> None:
