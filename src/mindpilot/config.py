@@ -6,6 +6,7 @@ MINDPILOT_THREADS torch threads for generation (default 1: on 2 busy cores, fast
 MINDPILOT_DEBUG  set to 1 to let the CLI show tracebacks instead of friendly errors.
 MINDPILOT_MODEL  the model used when none is named (default: the bundled SmolLM2-135M).
 MINDPILOT_EMBEDDER the store's embedder (default minilm; hashing: no model, for tests).
+MINDPILOT_SYNCHRONOUS how hard the store flushes commits to disk: normal (default) or full.
 """
 
 from __future__ import annotations
@@ -80,6 +81,19 @@ def default_threads() -> int:
 def default_model() -> str | None:
     """MINDPILOT_MODEL: a name, folder or .gguf file to use when no model is named."""
     return os.environ.get("MINDPILOT_MODEL") or None
+
+
+def synchronous() -> str:
+    """MINDPILOT_SYNCHRONOUS, SQLite's `synchronous` in WAL mode. NORMAL (default): a commit
+    survives the process being killed (kill -9, a crash), but the last commits before an
+    operating-system crash or power loss may be lost. FULL: those survive too, for one more
+    fsync per commit (docs/operations.md has the measured cost)."""
+    raw = (os.environ.get("MINDPILOT_SYNCHRONOUS") or "normal").strip().upper()
+    if raw not in ("NORMAL", "FULL"):
+        raise ConfigError(
+            f"MINDPILOT_SYNCHRONOUS={raw.lower()!r} is not a setting", hint="use normal or full"
+        )
+    return raw
 
 
 def debug() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,14 @@ def is_loopback(host: str) -> bool:
     "(seconds; a client's own timeout header lowers it).",
 )
 @click.option(
+    "--synchronous",
+    type=click.Choice(["normal", "full"]),
+    default="full",
+    show_default=True,
+    envvar="MINDPILOT_SYNCHRONOUS",
+    help="Store durability: full also survives power loss (+0.5 ms a write; docs/operations.md).",
+)
+@click.option(
     "--max-body",
     type=click.IntRange(min=1024),
     default=1024 * 1024,
@@ -73,6 +82,7 @@ def serve(
     store_path: Path | None,
     queue_size: int,
     max_wait: float,
+    synchronous: str,
     max_body: int,
     **load: Any,
 ) -> None:
@@ -92,6 +102,7 @@ def serve(
             "or bind 127.0.0.1",
         )
     check_namespace(namespace)
+    os.environ["MINDPILOT_SYNCHRONOUS"] = synchronous  # read where the store opens
     keys = None if open_mode else KeyStore.default()
     # The model loads now, not at the first request: a wrong --model fails before serving.
     with open_engine(load, store=store_path) as engine:

@@ -194,7 +194,7 @@ def open_sqlite(
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         if wal:
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe in WAL
+            conn.execute(f"PRAGMA synchronous = {config.synchronous()}")
     except sqlite3.DatabaseError as err:
         raise damaged(path, err) from None
     return conn
