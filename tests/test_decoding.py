@@ -58,3 +58,50 @@ def test_incremental_decoding_equals_full_decoding(tiny_model_dir: Path, text: s
     pieces = [decoder.push(i) for i in ids]
     assert "".join(pieces) == tokenizer.decode(ids, clean_up_tokenization_spaces=False)
     assert all("\ufffd" not in p for p in pieces)
+
+
+# ---- sampling controls: top-k and the penalties on the answer's own tokens -----------------
+def test_penalties_follow_their_definitions() -> None:
+    import torch
+
+    from mindpilot.autopilot.decoding import penalise
+    from mindpilot.types import GenerationConfig
+
+    logits = torch.tensor([2.0, -2.0, 1.0, 0.5])
+    answer = [0, 1, 0]  # token 0 twice, token 1 once, tokens 2 and 3 never
+    repeated = penalise(logits, answer, GenerationConfig(repetition_penalty=2.0))
+    assert repeated.tolist() == [1.0, -4.0, 1.0, 0.5]  # positive divided, negative multiplied
+    openai = penalise(
+        logits, answer, GenerationConfig(presence_penalty=0.5, frequency_penalty=0.25)
+    )
+    assert openai.tolist() == [2.0 - 0.5 - 0.5, -2.0 - 0.5 - 0.25, 1.0, 0.5]
+    assert logits.tolist() == [2.0, -2.0, 1.0, 0.5]  # the caller's logits are left alone
+
+
+def test_top_k_samples_only_the_likeliest() -> None:
+    import torch
+
+    from mindpilot.autopilot.decoding import choose_token
+    from mindpilot.types import GenerationConfig
+
+    logits = torch.tensor([3.0, 2.9, 2.8, -1.0, -1.0, -1.0])
+    config = GenerationConfig(temperature=5.0, top_k=2)
+    generator = torch.Generator().manual_seed(0)
+    drawn = {choose_token(logits, config, generator) for _ in range(300)}
+    assert drawn == {0, 1}  # a high temperature alone reaches every token
+
+
+def test_repetition_penalty_breaks_a_greedy_loop(tiny_autopilot: object) -> None:
+    from collections import Counter
+
+    from mindpilot.autopilot import Autopilot
+
+    assert isinstance(tiny_autopilot, Autopilot)
+    tokenizer = tiny_autopilot.backend.tokenizer  # type: ignore[attr-defined]
+
+    def most_repeated(**options: float) -> int:
+        text = tiny_autopilot.generate("Tell me a story", max_new_tokens=60, **options).text
+        return max(Counter(tokenizer(text, add_special_tokens=False)["input_ids"]).values())
+
+    plain, penalised = most_repeated(), most_repeated(repetition_penalty=1.5, frequency_penalty=1.0)
+    assert penalised < plain

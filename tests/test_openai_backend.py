@@ -36,6 +36,22 @@ def test_remote_greedy_answer_equals_in_process(server: Served, tiny_autopilot: 
     assert result.backend == "openai" and result.finish_reason == "length"
 
 
+def test_sampling_controls_reach_the_server(server: Served, tiny_autopilot: Autopilot) -> None:
+    """presence/frequency penalties (OpenAI's fields), top_k and repetition_penalty (vLLM's
+    extensions) go over the wire and decode there as they do here."""
+    options = {"repetition_penalty": 1.5, "frequency_penalty": 1.0, "presence_penalty": 0.2}
+    local = tiny_autopilot.generate("Tell me a story", max_new_tokens=60, **options)
+    plain = tiny_autopilot.generate("Tell me a story", max_new_tokens=60)
+    assert local.text != plain.text  # the penalties change this answer: the test can fail
+    far = remote(server, tiny_autopilot.model_name)
+    assert far.generate("Tell me a story", max_new_tokens=60, **options).text == local.text
+    sampled = {"temperature": 1.0, "top_k": 3, "seed": 7}
+    assert (
+        far.generate("Hi", max_new_tokens=12, **sampled).text
+        == tiny_autopilot.generate("Hi", max_new_tokens=12, **sampled).text
+    )
+
+
 def test_remote_stream_and_stop(server: Served, tiny_autopilot: Autopilot) -> None:
     autopilot = remote(server, tiny_autopilot.model_name)
     free = tiny_autopilot.generate("Go on", max_new_tokens=20).text

@@ -56,6 +56,14 @@ class GenerationConfig:
     max_new_tokens: int = 256
     temperature: float = 0.0
     top_p: float = 1.0
+    top_k: int = 0  # sample only from the k likeliest tokens; 0 = no limit
+    # Against loops ("the legend of the legend of ..."), on the answer's own tokens:
+    # repetition_penalty divides a seen token's positive logit (multiplies a negative one)
+    # (Keskar et al. 2019; 1 = off); presence_penalty subtracts a constant from every seen
+    # token, frequency_penalty that much per occurrence (OpenAI's definitions; 0 = off).
+    repetition_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
     # A task adapter (LoRA) the backend has loaded under this name; None = the bare base model.
@@ -72,6 +80,13 @@ class GenerationConfig:
             raise ConfigError(f"temperature={self.temperature} must be 0 (greedy) or more")
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"top_p={self.top_p} must be in (0, 1]")
+        if self.top_k < 0:
+            raise ConfigError(f"top_k={self.top_k} must be 0 (no limit) or more")
+        if not 0 < self.repetition_penalty <= 10:
+            raise ConfigError(f"repetition_penalty={self.repetition_penalty} must be in (0, 10]")
+        for name in ("presence_penalty", "frequency_penalty"):
+            if not -2 <= getattr(self, name) <= 2:
+                raise ConfigError(f"{name}={getattr(self, name)} must be in [-2, 2]")
         if any(not s for s in self.stop):
             raise ConfigError("stop strings must not be empty")
         if not 0 <= self.faithfulness <= 5:
@@ -80,6 +95,11 @@ class GenerationConfig:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
+
+    @property
+    def penalised(self) -> bool:
+        """Whether any penalty on already generated tokens is on."""
+        return bool(self.repetition_penalty != 1 or self.presence_penalty or self.frequency_penalty)
 
 
 def with_overrides(config: GenerationConfig | None, overrides: dict[str, Any]) -> GenerationConfig:

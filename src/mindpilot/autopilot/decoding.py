@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -10,11 +11,20 @@ from mindpilot.types import GenerationConfig
 
 
 def choose_token(
-    logits: torch.Tensor, config: GenerationConfig, generator: torch.Generator | None
+    logits: torch.Tensor,
+    config: GenerationConfig,
+    generator: torch.Generator | None,
+    answer: Sequence[int] = (),
 ) -> int:
-    """Next token id from the last position's logits (vocab,): greedy, or temperature + top-p."""
+    """Next token id from the last position's logits (vocab,): greedy, or temperature + top-k
+    + top-p; the penalties on the `answer`'s tokens so far apply first."""
+    if config.penalised and answer:
+        logits = penalise(logits, answer, config)
     if config.greedy:
         return int(torch.argmax(logits).item())
+    if config.top_k and config.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, config.top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
     probs = torch.softmax(logits.float() / config.temperature, dim=-1)
     if config.top_p < 1.0:
         sorted_probs, order = torch.sort(probs, descending=True)
@@ -23,6 +33,19 @@ def choose_token(
         sorted_probs[drop] = 0.0
         probs = torch.zeros_like(probs).scatter(0, order, sorted_probs)
     return int(torch.multinomial(probs, 1, generator=generator).item())
+
+
+def penalise(logits: torch.Tensor, answer: Sequence[int], config: GenerationConfig) -> torch.Tensor:
+    """The logits with the repetition, presence and frequency penalties of the tokens seen."""
+    logits = logits.float().clone()
+    seen, counts = torch.unique(torch.tensor(answer), return_counts=True)
+    chosen = logits[seen]
+    if config.repetition_penalty != 1:
+        factor = config.repetition_penalty
+        chosen = torch.where(chosen > 0, chosen / factor, chosen * factor)
+    chosen = chosen - config.presence_penalty - config.frequency_penalty * counts.float()
+    logits[seen] = chosen
+    return logits
 
 
 class IncrementalDecoder:

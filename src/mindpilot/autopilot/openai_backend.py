@@ -86,6 +86,16 @@ class OpenAIBackend(Backend):
             request["stop"] = list(config.stop)
         if config.seed is not None:
             request["seed"] = config.seed
+        for name in ("presence_penalty", "frequency_penalty"):  # OpenAI's own fields
+            if getattr(config, name):
+                request[name] = getattr(config, name)
+        extra: dict[str, float] = {}  # vLLM's (and mindpilot's) extensions, sent only when set
+        if config.top_k:
+            extra["top_k"] = config.top_k
+        if config.repetition_penalty != 1:
+            extra["repetition_penalty"] = config.repetition_penalty
+        if extra:
+            request["extra_body"] = extra
         return request
 
     def _chunks(

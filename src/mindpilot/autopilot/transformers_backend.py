@@ -208,7 +208,7 @@ class TransformersBackend(Backend):
                         ids = new_ids
                         logits = passes.read(ids, answer)  # a contrast keeps its own prompt
                         hook.accepted()
-                token = choose_token(logits.decode, config, generator)
+                token = choose_token(logits.decode, config, generator, answer)
                 if token in self._eos:
                     finish = "stop"
                     break

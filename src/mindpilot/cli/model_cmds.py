@@ -138,6 +138,14 @@ def citation_lines(citations: Any, *, extractive: bool = False) -> list[str]:
 @click.option(
     "--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=1.0, show_default=True
 )
+@click.option("--top-k", type=click.IntRange(min=0), default=0, help="Sample from the k likeliest.")
+@click.option(
+    "--repetition-penalty",
+    type=click.FloatRange(min=0, max=10, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Above 1 discourages repeating the answer's own tokens.",
+)
 @click.option(
     "--stop",
     multiple=True,
@@ -153,6 +161,8 @@ def generate(
     max_tokens: int,
     temperature: float,
     top_p: float,
+    top_k: int,
+    repetition_penalty: float,
     stop: tuple[str, ...],
     seed: int | None,
     stats: bool,
@@ -171,8 +181,9 @@ def generate(
     if prompt is None or prompt == "-":
         prompt = sys.stdin.read()
     config = GenerationConfig(
-        max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed
-    )
+        max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
+        repetition_penalty=repetition_penalty, stop=stop, seed=seed,
+    )  # fmt: skip
     messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
     # the store (and its audit log) is opened only when a task needs it
     with open_engine(load, store=store_path, memory=task is not None) as engine:

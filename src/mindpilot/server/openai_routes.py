@@ -112,6 +112,10 @@ def _generation_config(body: ChatRequest) -> GenerationConfig:
         ("max_new_tokens", body.max_new_tokens()),
         ("temperature", body.temperature),
         ("top_p", body.top_p),
+        ("top_k", body.top_k),
+        ("presence_penalty", body.presence_penalty),
+        ("frequency_penalty", body.frequency_penalty),
+        ("repetition_penalty", body.repetition_penalty),
     ):
         if value is not None:
             fields[name] = value

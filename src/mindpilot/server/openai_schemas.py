@@ -56,6 +56,12 @@ class ChatRequest(Strict):
     )
     temperature: float | None = Field(default=None, ge=0, le=2, description="0 is greedy.")
     top_p: float | None = Field(default=None, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=0, description="0: no limit (vLLM's extension).")
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    repetition_penalty: float | None = Field(
+        default=None, gt=0, le=10, description="1: off (vLLM's extension)."
+    )
     stop: StopString | Annotated[list[StopString], Field(max_length=4)] | None = Field(
         default=None, description="Up to 4 stop strings."
     )
