@@ -144,6 +144,8 @@ def test_a_task_known_only_by_its_records_is_a_model(served: Served) -> None:
     served.store.add(Experience(task="triage", situation="a user is angry", response="calm down"))
     answer = served.client().chat.completions.create(model="triage", messages=ask(), max_tokens=4)
     assert (answer.model_extra or {})["mindpilot"]["task"] == "triage"
+    listed = {m.id: m for m in served.client().models.list()}
+    assert "triage" in listed and listed["triage"].owned_by == "default"  # listed like the others
 
 
 LONG = "word " * 400  # far more than the tiny model's 256-token context window

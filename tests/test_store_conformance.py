@@ -319,6 +319,16 @@ class TestStoreConformance:
         with pytest.raises(NotFoundError):
             store.delete_task("default", "support")
 
+    def test_task_names_include_tasks_known_only_by_records(self, store: Store) -> None:
+        store.put_task(TaskProfile(name="support"))
+        store.add(Experience(task="sales", situation="a lead"))
+        store.add(Emotion(task="billing", state="calm"))
+        store.add(Experience(namespace="other", task="secret", situation="x"))
+        assert store.task_names("default") == ["billing", "sales", "support"]
+        assert store.task_names("other") == ["secret"] and store.task_names("empty") == []
+        # the store's answer is the contract's default answer, however it is computed
+        assert store.task_names("default") == Store.task_names(store, "default")
+
     # ---- exchange ----------------------------------------------------------------------------
     def _fill(self, store: Store, ns: str = "default") -> None:
         old = store.add(kn("old fact", ns=ns, source="a.md", tags=("t",)))

@@ -209,6 +209,17 @@ class Store(ABC):
     def list_tasks(self, namespace: str) -> builtins.list[TaskProfile]:
         """Task profiles by name."""
 
+    def task_names(self, namespace: str) -> builtins.list[str]:
+        """Every task of the namespace, sorted: those with a profile and those that exist only
+        as the task of current records (the proposal's tasks are record labels). A store may
+        answer this faster than the default, which reads every record."""
+        names = {p.name for p in self.list_tasks(namespace)}
+        for record in self.list(namespace, limit=None):
+            task = getattr(record, "task", None)
+            if task:
+                names.add(task)
+        return sorted(names)
+
     @abstractmethod
     def delete_task(self, namespace: str, name: str, *, actor: str = "user") -> None:
         """Remove a task profile (its records stay; see `delete_scope`)."""

@@ -174,13 +174,15 @@ def _is_task(state: ServerState, namespace: str, name: str) -> bool:
 def _model_cards(state: ServerState, namespace: str) -> list[ModelCard]:
     base = state.engine.model_name
     cards = [ModelCard(id=base, created=0, owned_by="mindpilot", description="the base model")]
-    for profile in state.store.list_tasks(namespace):
+    profiles = {p.name: p for p in state.store.list_tasks(namespace)}
+    for name in state.store.task_names(namespace):
+        profile = profiles.get(name)
         cards.append(
             ModelCard(
-                id=profile.name,
-                created=int(profile.created_at),
+                id=name,
+                created=int(profile.created_at) if profile else 0,
                 owned_by=namespace,
-                description=profile.description,
+                description=profile.description if profile else "a task known by its records",
             )
         )
     return cards

@@ -199,6 +199,17 @@ class RecordMethods(Rows):
         with self._lock:
             return self._tasks(namespace)
 
+    def task_names(self, namespace: str) -> builtins.list[str]:
+        check_namespace(namespace)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT task FROM records WHERE namespace = ? AND task IS NOT NULL"
+                " AND superseded_by IS NULL UNION SELECT name FROM tasks WHERE namespace = ?"
+                " ORDER BY 1",
+                (namespace, namespace),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def delete_task(self, namespace: str, name: str, *, actor: str = "user") -> None:
         self.get_task(namespace, name)
         with self._write(namespace, actor) as batch:
