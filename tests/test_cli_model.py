@@ -78,3 +78,20 @@ def test_generate_with_a_task_prints_its_sources(
     result = runner.invoke(cli, [*args, "--model", str(tiny_model_dir), "--max-tokens", "4"])
     assert result.exit_code == 0, result.output
     assert "knowledge kn_" in result.output and "Refunds take five days." in result.output
+
+
+def test_every_generation_is_logged_unless_asked_not_to(
+    tiny_model_dir: Path, hashing_env: None, tmp_path: Path
+) -> None:
+    """Like `llm logs`: bare generations go into the audit log too."""
+    import json
+
+    runner, store = CliRunner(), str(tmp_path / "log.db")
+    common = ["--model", str(tiny_model_dir), "--max-tokens", "3", "--store", store]
+    assert runner.invoke(cli, ["generate", "First question", *common]).exit_code == 0
+    assert runner.invoke(cli, ["generate", "Secret question", "--no-log", *common]).exit_code == 0
+    listed = runner.invoke(cli, ["log", "list", "--store", store, "--json"])
+    assert listed.exit_code == 0, listed.output
+    entries = json.loads(listed.stdout)
+    assert len(entries) == 1 and "First question" in json.dumps(entries)
+    assert "Secret" not in json.dumps(entries) and entries[0]["task"] is None

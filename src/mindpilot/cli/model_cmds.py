@@ -154,6 +154,7 @@ def citation_lines(citations: Any, *, extractive: bool = False) -> list[str]:
 )
 @click.option("--seed", type=int, default=None, help="Seed for sampling.")
 @click.option("--stats", is_flag=True, help="Print token counts and speed to stderr.")
+@click.option("--no-log", is_flag=True, help="Keep this answer out of the audit log.")
 @task_options
 def generate(
     prompt: str | None,
@@ -166,6 +167,7 @@ def generate(
     stop: tuple[str, ...],
     seed: int | None,
     stats: bool,
+    no_log: bool,
     task: str | None,
     namespace: str,
     store_path: Path | None,
@@ -185,8 +187,9 @@ def generate(
         repetition_penalty=repetition_penalty, stop=stop, seed=seed,
     )  # fmt: skip
     messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
-    # the store (and its audit log) is opened only when a task needs it
-    with open_engine(load, store=store_path, memory=task is not None) as engine:
+    # every answer goes into the audit log (`mindpilot log`), bare ones too, unless --no-log
+    logged = {"memory": task is not None or not no_log, "audit": not no_log}
+    with open_engine(load, store=store_path, **logged) as engine:
         stream = engine.stream(messages, task=task, namespace=namespace, config=config)
         for piece in stream:
             click.echo(piece, nl=False)
