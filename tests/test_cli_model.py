@@ -95,3 +95,23 @@ def test_every_generation_is_logged_unless_asked_not_to(
     entries = json.loads(listed.stdout)
     assert len(entries) == 1 and "First question" in json.dumps(entries)
     assert "Secret" not in json.dumps(entries) and entries[0]["task"] is None
+
+
+def test_json_output_for_scripts(tiny_model_dir: Path, hashing_env: None, tmp_path: Path) -> None:
+    import json
+
+    runner = CliRunner()
+    generated = runner.invoke(
+        cli, ["generate", "Hi", "--model", str(tiny_model_dir), "--max-tokens", "3", "--json",
+              "--store", str(tmp_path / "s.db")],
+    )  # fmt: skip
+    assert generated.exit_code == 0, generated.output
+    answer = json.loads(generated.stdout)
+    assert answer["usage"]["completion_tokens"] == 3 and answer["audit_id"]
+    assert answer["text"] and answer["used"] == [] and answer["finish_reason"] == "length"
+    models = json.loads(runner.invoke(cli, ["models", "--json"]).stdout)
+    assert "transformers" in models["backends"] and models["default"]["name"]
+    made = json.loads(runner.invoke(cli, ["keys", "create", "-n", "shop", "--json"]).stdout)
+    assert made["key"].startswith("mp-") and made["namespace"] == "shop"
+    listed = json.loads(runner.invoke(cli, ["keys", "list", "--json"]).stdout)
+    assert [k["id"] for k in listed] == [made["id"]] and "key" not in listed[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -155,6 +157,9 @@ def citation_lines(citations: Any, *, extractive: bool = False) -> list[str]:
 @click.option("--seed", type=int, default=None, help="Seed for sampling.")
 @click.option("--stats", is_flag=True, help="Print token counts and speed to stderr.")
 @click.option("--no-log", is_flag=True, help="Keep this answer out of the audit log.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the answer and its provenance as JSON."
+)
 @task_options
 def generate(
     prompt: str | None,
@@ -168,6 +173,7 @@ def generate(
     seed: int | None,
     stats: bool,
     no_log: bool,
+    as_json: bool,
     task: str | None,
     namespace: str,
     store_path: Path | None,
@@ -192,13 +198,33 @@ def generate(
     with open_engine(load, store=store_path, **logged) as engine:
         stream = engine.stream(messages, task=task, namespace=namespace, config=config)
         for piece in stream:
-            click.echo(piece, nl=False)
-        click.echo()
+            if not as_json:
+                click.echo(piece, nl=False)
         response = stream.finish()
+        if as_json:
+            click.echo(json.dumps(response_dict(response), ensure_ascii=False, indent=2))
+            return
+        click.echo()
         if stats:
             echo_stats(response.generation)
         if sources:  # inside: the records are read from the store the engine opened
             echo_sources(response, engine.store)
+
+
+def response_dict(response: Any) -> dict[str, Any]:
+    """An answer and its provenance as plain JSON (the fields of the HTTP `mindpilot` one)."""
+    generation = response.generation
+    parts = dataclasses.asdict
+    return {
+        "text": response.text, "model": generation.model, "backend": generation.backend,
+        "finish_reason": generation.finish_reason, "usage": parts(generation.usage),
+        "timings": parts(generation.timings), "task": response.task,
+        "namespace": response.namespace, "used": [parts(u) for u in response.used],
+        "adapter": parts(response.adapter) if response.adapter else None,
+        "tone": response.tone, "citations": [parts(c) for c in response.citations],
+        "abstained": response.abstained, "answer_mode": response.answer_mode,
+        "faithfulness": response.faithfulness, "audit_id": response.audit_id,
+    }  # fmt: skip
 
 
 def echo_stats(result: Any, *, err: bool = True) -> None:
@@ -212,7 +238,8 @@ def echo_stats(result: Any, *, err: bool = True) -> None:
 
 
 @click.command()
-def models() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def models(as_json: bool) -> None:
     """Show the default model, the converted-model cache and the backends."""
     from mindpilot.autopilot import DEFAULT_MODEL, loading
     from mindpilot.errors import ModelNotFoundError
@@ -220,10 +247,19 @@ def models() -> None:
 
     try:
         source = loading.resolve(None)
-        click.echo(f"default model: {DEFAULT_MODEL}  ({source.folder / (source.gguf or '')})")
+        default: dict[str, str | None] = {
+            "name": source.name,
+            "path": str(source.folder / (source.gguf or "")),
+        }
     except ModelNotFoundError as err:
-        click.echo(f"default model: {DEFAULT_MODEL}  (not installed: {err.hint})")
+        default = {"name": DEFAULT_MODEL, "path": None, "problem": err.hint}
     cached = loading.cached_models()
+    if as_json:
+        click.echo(json.dumps({"default": default, "cache": [str(p) for p in cached],
+                               "backends": BACKENDS.names()}, indent=2))  # fmt: skip
+        return
+    where = default["path"] or f"not installed: {default['problem']}"
+    click.echo(f"default model: {default['name']}  ({where})")
     click.echo(f"converted models in cache: {len(cached)}")
     for path in cached:
         click.echo(f"  {path}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -143,23 +144,33 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--namespace", "-n", required=True, help="The namespace the key may use.")
 @click.option("--name", "label", default="", help="A label to recognise the key by.")
-def keys_create(namespace: str, label: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def keys_create(namespace: str, label: str, as_json: bool) -> None:
     """Create a key and print it (it is shown only this once)."""
     from mindpilot.server.keys import KeyStore
 
     key, secret = KeyStore.default().create(namespace, label)
+    if as_json:
+        click.echo(json.dumps({"id": key.id, "namespace": namespace, "key": secret}))
+        return
     click.echo(secret)
     click.echo(f"[{key.id} for namespace {namespace!r}; keep the key: it is not stored]", err=True)
 
 
 @keys.command("list")
-def keys_list() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def keys_list(as_json: bool) -> None:
     """Key ids, namespaces, labels and states (never the keys)."""
     from datetime import datetime
 
     from mindpilot.server.keys import KeyStore
 
     listed = KeyStore.default().list()
+    if as_json:
+        rows = [{"id": k.id, "namespace": k.namespace, "label": k.label, "active": k.active,
+                 "created_at": k.created_at} for k in listed]  # fmt: skip
+        click.echo(json.dumps(rows, indent=2))
+        return
     if not listed:
         click.echo("no API keys; create one with `mindpilot keys create --namespace NAME`")
     for key in listed:
