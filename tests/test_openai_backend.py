@@ -52,6 +52,16 @@ def test_sampling_controls_reach_the_server(server: Served, tiny_autopilot: Auto
     )
 
 
+def test_remote_logprobs_equal_in_process(server: Served, tiny_autopilot: Autopilot) -> None:
+    local = tiny_autopilot.generate("Hello", max_new_tokens=4, logprobs=2)
+    far = remote(server, tiny_autopilot.model_name).generate("Hello", max_new_tokens=4, logprobs=2)
+    assert len(local.logprobs) == 4 and [t.token for t in far.logprobs] == [
+        t.token for t in local.logprobs
+    ]
+    assert [len(t.top) for t in far.logprobs] == [2] * 4
+    assert tiny_autopilot.generate("Hello", max_new_tokens=4).logprobs == ()  # only when asked
+
+
 def test_remote_stream_and_stop(server: Served, tiny_autopilot: Autopilot) -> None:
     autopilot = remote(server, tiny_autopilot.model_name)
     free = tiny_autopilot.generate("Go on", max_new_tokens=20).text

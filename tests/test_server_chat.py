@@ -249,3 +249,35 @@ def test_messages_in_openai_list_form_and_developer_role(
         [Message("system", "Be brief."), Message("user", "Tell me about cats.")], max_new_tokens=8
     )
     assert answer["choices"][0]["message"]["content"] == local.text
+
+
+def test_logprobs_in_openai_shape(served: Served, tiny_autopilot: Autopilot) -> None:
+    """Each token's log-probability with its alternatives, plain and streamed; the same
+    figures as the in-process model's."""
+    import math
+
+    client, name = served.client(), tiny_autopilot.model_name
+    answer = client.chat.completions.create(
+        model=name, messages=ask(), max_tokens=5, logprobs=True, top_logprobs=3
+    )
+    content = answer.choices[0].logprobs.content  # type: ignore[union-attr]
+    assert len(content) == answer.usage.completion_tokens == 5  # type: ignore[union-attr]
+    assert "".join(t.token for t in content) == answer.choices[0].message.content
+    for token in content:
+        assert token.logprob <= 0 and len(token.top_logprobs) == 3
+        assert token.top_logprobs[0].logprob >= token.logprob  # greedy: the likeliest, or a tie
+        assert math.isclose(token.top_logprobs[0].logprob, token.logprob, abs_tol=1e-5)
+    local = tiny_autopilot.generate(ask()[0]["content"], max_new_tokens=5, logprobs=3)
+    assert [round(t.logprob, 4) for t in local.logprobs] == [round(t.logprob, 4) for t in content]
+    chunks = list(client.chat.completions.create(
+        model=name, messages=ask(), max_tokens=5, logprobs=True, stream=True
+    ))  # fmt: skip
+    streamed = [
+        t
+        for c in chunks
+        if c.choices and c.choices[0].logprobs
+        for t in c.choices[0].logprobs.content or []
+    ]
+    assert [t.token for t in streamed] == [t.token for t in content]
+    plain = client.chat.completions.create(model=name, messages=ask(), max_tokens=5)
+    assert plain.choices[0].logprobs is None  # only when asked

@@ -66,6 +66,9 @@ class GenerationConfig:
     frequency_penalty: float = 0.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    # Log-probabilities of the chosen tokens, each with this many likeliest alternatives
+    # (0-20); None = not computed. In-process backends only.
+    logprobs: int | None = None
     # A task adapter (LoRA) the backend has loaded under this name; None = the bare base model.
     adapter: str | None = None
     # Context-aware decoding strength alpha: with a contrast prompt (the request without the
@@ -89,6 +92,8 @@ class GenerationConfig:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [-2, 2]")
         if any(not s for s in self.stop):
             raise ConfigError("stop strings must not be empty")
+        if self.logprobs is not None and not 0 <= self.logprobs <= 20:
+            raise ConfigError(f"logprobs={self.logprobs} must be from 0 to 20 alternatives")
         if not 0 <= self.faithfulness <= 5:
             raise ConfigError(f"faithfulness={self.faithfulness} must be in [0, 5]")
 
@@ -139,6 +144,16 @@ FinishReason = Literal["stop", "length"]
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token: its text, its log-probability under the model's distribution at
+    that step (before temperature and penalties), and the likeliest alternatives."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Generation:
     """A finished generation: the text and what it cost."""
 
@@ -148,6 +163,7 @@ class Generation:
     timings: Timings
     model: str
     backend: str
+    logprobs: tuple[TokenLogprob, ...] = ()  # with GenerationConfig.logprobs set
 
     @property
     def tokens_per_second(self) -> float:

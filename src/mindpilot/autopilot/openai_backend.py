@@ -19,6 +19,7 @@ from mindpilot.types import (
     Message,
     Stream,
     Timings,
+    TokenLogprob,
     Usage,
 )
 
@@ -86,6 +87,9 @@ class OpenAIBackend(Backend):
             request["stop"] = list(config.stop)
         if config.seed is not None:
             request["seed"] = config.seed
+        if config.logprobs is not None:
+            request["logprobs"] = True
+            request["top_logprobs"] = config.logprobs
         for name in ("presence_penalty", "frequency_penalty"):  # OpenAI's own fields
             if getattr(config, name):
                 request[name] = getattr(config, name)
@@ -105,11 +109,13 @@ class OpenAIBackend(Backend):
 
         started = time.perf_counter()
         first_at, finish, usage, pieces = 0.0, "stop", None, []
+        logprobs: list[TokenLogprob] = []
         try:
             for chunk in self._client.chat.completions.create(**self._request(messages, config)):
                 usage = chunk.usage or usage
                 for choice in chunk.choices:
                     finish = choice.finish_reason or finish
+                    logprobs += _logprobs(choice.logprobs)
                     if choice.delta and choice.delta.content:
                         first_at = first_at or time.perf_counter()
                         pieces.append(choice.delta.content)
@@ -131,6 +137,7 @@ class OpenAIBackend(Backend):
         ended = time.perf_counter()
         return Generation(
             text="".join(pieces),
+            logprobs=tuple(logprobs),
             finish_reason="length" if finish == "length" else "stop",
             usage=Usage(
                 prompt_tokens=usage.prompt_tokens if usage else self.count_tokens(messages),
@@ -145,3 +152,16 @@ class OpenAIBackend(Backend):
             model=self.model_name,
             backend=self.name,
         )
+
+
+def _logprobs(received: Any) -> list[TokenLogprob]:
+    """A chunk's `logprobs.content` items as TokenLogprob (none when the server sent none)."""
+    items = getattr(received, "content", None) or []
+    return [
+        TokenLogprob(
+            item.token,
+            float(item.logprob),
+            tuple((alt.token, float(alt.logprob)) for alt in item.top_logprobs or ()),
+        )
+        for item in items
+    ]

@@ -32,6 +32,7 @@ from mindpilot.types import (
     Message,
     Stream,
     Timings,
+    TokenLogprob,
     Usage,
 )
 
@@ -148,6 +149,18 @@ class TransformersBackend(Backend):
                 scores.append(float(logprobs[torch.arange(len(tokens)), tokens].sum()))
         return scores
 
+    def _logprob(self, logits: torch.Tensor, token: int, alternatives: int) -> TokenLogprob:
+        """The chosen token's log-probability and the `alternatives` likeliest tokens'."""
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        top: tuple[tuple[str, float], ...] = ()
+        if alternatives:
+            values, ids = torch.topk(logprobs, alternatives)
+            top = tuple(
+                (self.tokenizer.decode([i]), float(v))
+                for i, v in zip(ids.tolist(), values.tolist(), strict=True)
+            )
+        return TokenLogprob(self.tokenizer.decode([token]), float(logprobs[token]), top)
+
     def _check_room(self, ids: list[int]) -> int:
         room = self.context_window - len(ids)
         if room < 1:
@@ -192,6 +205,7 @@ class TransformersBackend(Backend):
         detok, stopper = IncrementalDecoder(self.tokenizer), StopMatcher(config.stop)
         emitted: list[str] = []
         answer: list[int] = []  # the answer's token ids, kept to re-read them after a hook
+        logprobs: list[TokenLogprob] = []
         finish, first_piece_at = "length", 0.0
         with self._lock, self._applied(config.adapter), torch.inference_mode():
             torch.set_num_threads(self.threads)
@@ -212,6 +226,8 @@ class TransformersBackend(Backend):
                 if token in self._eos:
                     finish = "stop"
                     break
+                if config.logprobs is not None:
+                    logprobs.append(self._logprob(logits.decode, token, config.logprobs))
                 answer.append(token)
                 piece, hit_stop = stopper.push(detok.push(token))
                 if piece:
@@ -231,6 +247,7 @@ class TransformersBackend(Backend):
         ended = time.perf_counter()
         return Generation(
             text="".join(emitted),
+            logprobs=tuple(logprobs),
             finish_reason="stop" if finish == "stop" else "length",
             usage=Usage(prompt_tokens=len(ids), completion_tokens=len(answer)),
             timings=Timings(

@@ -30,6 +30,7 @@ from mindpilot.server.openai_schemas import (
     ModelCard,
     ModelList,
     Provenance,
+    logprobs_of,
     usage_of,
 )
 from mindpilot.server.openai_stream import ChunkHeader, sse_events
@@ -108,6 +109,8 @@ async def chat_completions(
 
 def _generation_config(body: ChatRequest) -> GenerationConfig:
     fields: dict[str, Any] = {"stop": body.stop_strings(), "seed": body.seed}
+    if body.logprobs:
+        fields["logprobs"] = body.top_logprobs or 0
     for name, value in (
         ("max_new_tokens", body.max_new_tokens()),
         ("temperature", body.temperature),
@@ -144,6 +147,7 @@ def _completion(header: ChunkHeader, response: Response) -> ChatCompletion:
             Choice(
                 message=AssistantMessage(content=response.text),
                 finish_reason=response.generation.finish_reason,
+                logprobs=logprobs_of(response),
             )
         ],
         usage=usage_of(response),

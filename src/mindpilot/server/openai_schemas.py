@@ -6,11 +6,12 @@ clients ignore, `mindpilot`: the provenance of the answer (the Mental Process re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mindpilot.types import AdapterUse, Citation, Message, Response, UsedRecord
+from mindpilot.types import AdapterUse, Citation, Message, Response, TokenLogprob, UsedRecord
 
 # torch's generator accepts seeds in this range.
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
@@ -61,6 +62,10 @@ class ChatRequest(Strict):
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     repetition_penalty: float | None = Field(
         default=None, gt=0, le=10, description="1: off (vLLM's extension)."
+    )
+    logprobs: bool = Field(default=False, description="Return each token's log-probability.")
+    top_logprobs: int | None = Field(
+        default=None, ge=0, le=20, description="With logprobs: this many alternatives a token."
     )
     stop: StopString | Annotated[list[StopString], Field(max_length=4)] | None = Field(
         default=None, description="Up to 4 stop strings."
@@ -152,11 +157,42 @@ class AssistantMessage(BaseModel):
     content: str
 
 
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int]
+
+
+class TokenLogprobOut(TopLogprob):
+    top_logprobs: list[TopLogprob]
+
+
+class ChoiceLogprobs(BaseModel):
+    """OpenAI's shape: one entry per generated token."""
+
+    content: list[TokenLogprobOut]
+
+    @classmethod
+    def of(cls, logprobs: Sequence[TokenLogprob]) -> ChoiceLogprobs:
+        def one(token: str, logprob: float) -> TopLogprob:
+            return TopLogprob(token=token, logprob=logprob, bytes=list(token.encode()))
+
+        return cls(
+            content=[
+                TokenLogprobOut(
+                    **one(t.token, t.logprob).model_dump(),
+                    top_logprobs=[one(token, value) for token, value in t.top],
+                )
+                for t in logprobs
+            ]
+        )
+
+
 class Choice(BaseModel):
     index: int = 0
     message: AssistantMessage
     finish_reason: Literal["stop", "length"]
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletion(BaseModel):
@@ -178,7 +214,8 @@ class ChunkChoice(BaseModel):
     index: int = 0
     delta: Delta
     finish_reason: Literal["stop", "length"] | None = None
-    logprobs: None = None
+    # streamed: every token's entry comes with the last chunk (the one with finish_reason)
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletionChunk(BaseModel):
@@ -206,3 +243,9 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+def logprobs_of(response: Response) -> ChoiceLogprobs | None:
+    """The choice's `logprobs`: None unless they were asked for (and a token was made)."""
+    logprobs = response.generation.logprobs
+    return ChoiceLogprobs.of(logprobs) if logprobs else None

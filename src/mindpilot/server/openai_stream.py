@@ -24,6 +24,7 @@ from mindpilot.server.openai_schemas import (
     ChunkChoice,
     Delta,
     Provenance,
+    logprobs_of,
     usage_of,
 )
 from mindpilot.server.queue import Job
@@ -62,7 +63,11 @@ def _piece(header: ChunkHeader, delta: Delta) -> str:
 
 
 def _final(header: ChunkHeader, response: Response) -> list[str]:
-    finish = ChunkChoice(delta=Delta(), finish_reason=response.generation.finish_reason)
+    finish = ChunkChoice(
+        delta=Delta(),
+        finish_reason=response.generation.finish_reason,
+        logprobs=logprobs_of(response),
+    )
     events = [_event(header.chunk([finish], mindpilot=Provenance.of(response)))]
     if header.include_usage:
         events.append(_event(header.chunk([], usage=usage_of(response))))
