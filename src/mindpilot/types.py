@@ -69,6 +69,9 @@ class GenerationConfig:
     # Log-probabilities of the chosen tokens, each with this many likeliest alternatives
     # (0-20); None = not computed. In-process backends only.
     logprobs: int | None = None
+    # Constrained decoding: the answer is JSON valid for this JSON schema (given as a JSON
+    # string; '{"type": "object"}' is any object), by construction. In-process backends only.
+    json_schema: str | None = None
     # A task adapter (LoRA) the backend has loaded under this name; None = the bare base model.
     adapter: str | None = None
     # Context-aware decoding strength alpha: with a contrast prompt (the request without the

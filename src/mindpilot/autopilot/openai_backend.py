@@ -6,6 +6,7 @@ one machine. The remote model is assumed frozen too; mindpilot only sends it pro
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Generator, Sequence
@@ -87,6 +88,12 @@ class OpenAIBackend(Backend):
             request["stop"] = list(config.stop)
         if config.seed is not None:
             request["seed"] = config.seed
+        if config.json_schema is not None:  # constrained output: the server's own
+            schema = json.loads(config.json_schema)
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema, "strict": True},
+            }
         if config.logprobs is not None:
             request["logprobs"] = True
             request["top_logprobs"] = config.logprobs

@@ -21,6 +21,7 @@ import torch
 from mindpilot import config as mp_config
 from mindpilot.autopilot import loading, span_scoring
 from mindpilot.autopilot.backend import Backend
+from mindpilot.autopilot.constrained import Grammars
 from mindpilot.autopilot.contrast import ContrastPair, Passes, SinglePass
 from mindpilot.autopilot.decoding import IncrementalDecoder, StopMatcher, choose_token
 from mindpilot.autopilot.prompt_tokens import chat_ids, encode_text
@@ -77,6 +78,7 @@ class TransformersBackend(Backend):
         self._base_hash: str | None = None
         self._lora_layers: list[Any] = []  # peft's layers, once an adapter is loaded
         self._selected: str | None = None  # the adapter the layers point at (None: off)
+        self._grammars = Grammars(tokenizer)  # constrained decoding (json_schema)
 
     @classmethod
     def load(cls, model: str | None = None, *, threads: int | None = None) -> TransformersBackend:
@@ -206,6 +208,7 @@ class TransformersBackend(Backend):
         emitted: list[str] = []
         answer: list[int] = []  # the answer's token ids, kept to re-read them after a hook
         logprobs: list[TokenLogprob] = []
+        grammar = self._grammars.constraint(config.json_schema) if config.json_schema else None
         finish, first_piece_at = "length", 0.0
         with self._lock, self._applied(config.adapter), torch.inference_mode():
             torch.set_num_threads(self.threads)
@@ -222,10 +225,13 @@ class TransformersBackend(Backend):
                         ids = new_ids
                         logits = passes.read(ids, answer)  # a contrast keeps its own prompt
                         hook.accepted()
-                token = choose_token(logits.decode, config, generator, answer)
+                scores = grammar.apply(logits.decode) if grammar else logits.decode
+                token = choose_token(scores, config, generator, answer)
                 if token in self._eos:
                     finish = "stop"
                     break
+                if grammar is not None:
+                    grammar.accept(token)
                 if config.logprobs is not None:
                     logprobs.append(self._logprob(logits.decode, token, config.logprobs))
                 answer.append(token)
@@ -234,7 +240,7 @@ class TransformersBackend(Backend):
                     first_piece_at = first_piece_at or time.perf_counter()
                     emitted.append(piece)
                     yield piece
-                if hit_stop:
+                if hit_stop or (grammar is not None and grammar.finished):
                     finish = "stop"
                     break
                 if step + 1 < max_new:  # the last step needs no further forward pass

@@ -8,6 +8,7 @@ that exist only as record labels); /v1/models lists the profiles.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from functools import partial
@@ -19,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from mindpilot.autopilot.constrained import schema_text
 from mindpilot.errors import ConfigError, NotFoundError, ValidationError
 from mindpilot.server.deps import ServerState, caller_namespace, get_state
 from mindpilot.server.errors import error_docs
@@ -77,7 +79,7 @@ async def chat_completions(
     if body.n != 1:
         raise ConfigError(f"n={body.n}: mindpilot returns one choice", hint="send n=1 or omit n")
     config = _generation_config(body)
-    messages = [m.as_message() for m in body.messages]
+    messages = [m.as_message() for m in body.messages] + _format_instruction(body)
     state = get_state(request)
     task = await run_in_threadpool(_resolve_model, state, namespace, body.model)
     budget = state.queue.budget(request)
@@ -109,6 +111,16 @@ async def chat_completions(
 
 def _generation_config(body: ChatRequest) -> GenerationConfig:
     fields: dict[str, Any] = {"stop": body.stop_strings(), "seed": body.seed}
+    fmt = body.response_format
+    if fmt is not None and fmt.type == "json_object":
+        fields["json_schema"] = schema_text(None)
+    elif fmt is not None and fmt.type == "json_schema":
+        if fmt.json_schema is None or not fmt.json_schema.json_schema:
+            raise ValidationError(
+                "response_format json_schema needs its schema",
+                hint='send {"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}',
+            )
+        fields["json_schema"] = schema_text(fmt.json_schema.json_schema)
     if body.logprobs:
         fields["logprobs"] = body.top_logprobs or 0
     for name, value in (
@@ -123,6 +135,18 @@ def _generation_config(body: ChatRequest) -> GenerationConfig:
         if value is not None:
             fields[name] = value
     return GenerationConfig(**fields)
+
+
+def _format_instruction(body: ChatRequest) -> list[Message]:
+    """What the model is told when its answer must be JSON: the grammar guarantees the form,
+    the instruction (and the schema) lets a small model fill it with the right content."""
+    fmt = body.response_format
+    if fmt is None or fmt.type == "text":
+        return []
+    if fmt.type == "json_object" or fmt.json_schema is None:
+        return [Message("system", "Answer with a JSON object only.")]
+    schema = json.dumps(fmt.json_schema.json_schema, separators=(",", ":"))
+    return [Message("system", f"Answer with a JSON object only, matching this schema: {schema}")]
 
 
 def _start(

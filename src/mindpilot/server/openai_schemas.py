@@ -7,7 +7,7 @@ clients ignore, `mindpilot`: the provenance of the answer (the Mental Process re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +46,24 @@ class StreamOptions(Strict):
     include_usage: bool = False
 
 
+class JsonSchemaFormat(Strict):
+    """`response_format.json_schema`: the schema the answer must be valid for."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str = Field(default="response", max_length=64)
+    description: str | None = None
+    json_schema: dict[str, Any] = Field(default_factory=dict, alias="schema")
+    strict: bool | None = Field(default=None, description="Always strict here: by construction.")
+
+
+class ResponseFormat(Strict):
+    """`text` (default), `json_object` (any JSON object) or `json_schema`; the JSON modes
+    decode under the grammar of the schema, so the answer is valid by construction."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+
 class ChatRequest(Strict):
     """POST /v1/chat/completions. Unset decoding fields use mindpilot's defaults (greedy)."""
 
@@ -63,6 +81,7 @@ class ChatRequest(Strict):
     repetition_penalty: float | None = Field(
         default=None, gt=0, le=10, description="1: off (vLLM's extension)."
     )
+    response_format: ResponseFormat | None = None
     logprobs: bool = Field(default=False, description="Return each token's log-probability.")
     top_logprobs: int | None = Field(
         default=None, ge=0, le=20, description="With logprobs: this many alternatives a token."

@@ -1,0 +1,104 @@
+"""Structured output by constrained decoding (issue 17): `response_format` json_object and
+json_schema return valid JSON by construction, on the tiny random model (whose free text is
+noise: only the grammar can make it valid), through the openai client and LangChain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import jsonschema
+import pytest
+
+from mindpilot.autopilot import Autopilot
+from tests.server_helpers import Served, error_of, serving
+
+# Bounded strings and numbers: a random model may never close an unbounded string.
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 12},
+        "age": {"type": "integer", "minimum": 0, "maximum": 120},
+        "member": {"type": "boolean"},
+        "plan": {"enum": ["free", "pro"]},
+    },
+    "required": ["name", "age", "member", "plan"],
+    "additionalProperties": False,
+}
+
+
+@pytest.fixture(scope="module")
+def served(tiny_autopilot: Autopilot, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serving(tiny_autopilot, tmp_path_factory.mktemp("structured")) as running:
+        yield running
+
+
+def ask(text: str = "Describe a customer.") -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+def test_the_engine_decodes_under_a_schema(tiny_autopilot: Autopilot) -> None:
+    free = tiny_autopilot.generate("Describe a customer.", max_new_tokens=40).text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(free)  # the model alone writes noise: the constraint is what makes JSON
+    for seed in range(3):
+        answer = tiny_autopilot.generate(
+            "Describe a customer.", max_new_tokens=80, temperature=1.0, seed=seed,
+            json_schema=json.dumps(PERSON),
+        )  # fmt: skip
+        jsonschema.validate(json.loads(answer.text), PERSON)
+        assert answer.finish_reason == "stop"  # the grammar ended it, not the token limit
+
+
+def test_response_format_json_schema_and_json_object(
+    served: Served, tiny_autopilot: Autopilot
+) -> None:
+    client, name = served.client(), tiny_autopilot.model_name
+    shaped = client.chat.completions.create(
+        model=name, messages=ask(), max_tokens=80,
+        response_format={"type": "json_schema",
+                         "json_schema": {"name": "person", "schema": PERSON, "strict": True}},
+    )  # fmt: skip
+    jsonschema.validate(json.loads(shaped.choices[0].message.content or ""), PERSON)
+    anything = client.chat.completions.create(
+        model=name, messages=ask(), max_tokens=200, response_format={"type": "json_object"}
+    )
+    if anything.choices[0].finish_reason == "stop":  # unbounded: it may hit the limit
+        assert isinstance(json.loads(anything.choices[0].message.content or ""), dict)
+    else:
+        assert (anything.choices[0].message.content or "").startswith("{")
+
+
+def test_a_schema_that_cannot_be_used_is_a_clear_422(served: Served) -> None:
+    import httpx
+
+    url = f"{served.url}/v1/chat/completions"
+    body = {"model": "x", "messages": ask(), "response_format": {"type": "json_schema"}}
+    missing = httpx.post(url, json=body)
+    assert missing.status_code in (404, 422)  # the unknown model or the missing schema
+    base = httpx.get(f"{served.url}/v1/models").json()["data"][0]["id"]
+    body["model"] = base
+    missing = httpx.post(url, json=body)
+    assert missing.status_code == 422 and "needs its schema" in error_of(missing)["message"]
+    body["response_format"] = {"type": "json_schema", "json_schema": {"schema": {"type": 5}}}
+    bad = httpx.post(url, json=body)
+    assert bad.status_code == 422 and "cannot be used" in error_of(bad)["message"]
+
+
+def test_langchain_with_structured_output(served: Served, tiny_autopilot: Autopilot) -> None:
+    """LangChain's `with_structured_output` (its default json_schema method) unchanged."""
+    from typing import Literal
+
+    from langchain_openai import ChatOpenAI
+    from pydantic import BaseModel, Field
+
+    class Person(BaseModel):
+        name: str = Field(max_length=12)
+        age: int = Field(ge=0, le=120)
+        member: bool
+        plan: Literal["free", "pro"]
+
+    url, name = f"{served.url}/v1", tiny_autopilot.model_name
+    chat = ChatOpenAI(base_url=url, api_key="unused", model=name, max_tokens=80, temperature=0)
+    person = chat.with_structured_output(Person, method="json_schema").invoke("A customer?")
+    assert isinstance(person, Person) and 0 <= person.age <= 120
