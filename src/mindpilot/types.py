@@ -72,6 +72,9 @@ class GenerationConfig:
     # Constrained decoding: the answer is JSON valid for this JSON schema (given as a JSON
     # string; '{"type": "object"}' is any object), by construction. In-process backends only.
     json_schema: str | None = None
+    # ...or under a grammar in llguidance's Lark syntax (`%json {...}` embeds a JSON schema):
+    # tool calls are "a call's JSON or plain text".
+    grammar: str | None = None
     # A task adapter (LoRA) the backend has loaded under this name; None = the bare base model.
     adapter: str | None = None
     # Context-aware decoding strength alpha: with a contrast prompt (the request without the
@@ -95,6 +98,8 @@ class GenerationConfig:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [-2, 2]")
         if any(not s for s in self.stop):
             raise ConfigError("stop strings must not be empty")
+        if self.json_schema is not None and self.grammar is not None:
+            raise ConfigError("give json_schema or grammar, not both")
         if self.logprobs is not None and not 0 <= self.logprobs <= 20:
             raise ConfigError(f"logprobs={self.logprobs} must be from 0 to 20 alternatives")
         if not 0 <= self.faithfulness <= 5:

@@ -65,13 +65,18 @@ class Grammars:
         self._hf = tokenizer
         self._ll: Any = None
 
-    def constraint(self, json_schema: str) -> Constraint:
+    def constraint(self, json_schema: str | None = None, lark: str | None = None) -> Constraint:
+        """The state for one generation under a JSON schema or a Lark grammar."""
         import llguidance
         import llguidance.hf
 
         if self._ll is None:
             self._ll = llguidance.hf.from_tokenizer(self._hf)
-        grammar = llguidance.LLMatcher.grammar_from_json_schema(json_schema, defaults=_COMPILE)
+        if lark is not None:
+            grammar = llguidance.LLMatcher.grammar_from_lark(lark)
+        else:
+            schema = json_schema or JSON_OBJECT
+            grammar = llguidance.LLMatcher.grammar_from_json_schema(schema, defaults=_COMPILE)
         problem = llguidance.LLMatcher.validate_grammar(grammar, self._ll)
         if problem and not problem.startswith("WARNING"):
             raise ValidationError(
@@ -80,6 +85,11 @@ class Grammars:
             )
         matcher = llguidance.LLMatcher(self._ll, grammar)
         return Constraint(matcher, self._ll.vocab_size)
+
+
+def compact(schema: dict[str, Any]) -> dict[str, Any]:
+    """A schema to embed in a Lark grammar (`%json`), compact like the JSON-schema path."""
+    return {**schema, "x-guidance": {**schema.get("x-guidance", {}), **_COMPILE}}
 
 
 def schema_text(schema: dict[str, Any] | None) -> str:

@@ -208,7 +208,9 @@ class TransformersBackend(Backend):
         emitted: list[str] = []
         answer: list[int] = []  # the answer's token ids, kept to re-read them after a hook
         logprobs: list[TokenLogprob] = []
-        grammar = self._grammars.constraint(config.json_schema) if config.json_schema else None
+        grammar = None
+        if config.json_schema is not None or config.grammar is not None:
+            grammar = self._grammars.constraint(config.json_schema, config.grammar)
         finish, first_piece_at = "length", 0.0
         with self._lock, self._applied(config.adapter), torch.inference_mode():
             torch.set_num_threads(self.threads)

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mindpilot.autopilot.constrained import schema_text
 from mindpilot.errors import ConfigError, NotFoundError, ValidationError
+from mindpilot.server import tools
 from mindpilot.server.deps import ServerState, caller_namespace, get_state
 from mindpilot.server.errors import error_docs
 from mindpilot.server.openai_schemas import (
@@ -79,7 +80,8 @@ async def chat_completions(
     if body.n != 1:
         raise ConfigError(f"n={body.n}: mindpilot returns one choice", hint="send n=1 or omit n")
     config = _generation_config(body)
-    messages = [m.as_message() for m in body.messages] + _format_instruction(body)
+    told = tools.instruction(body) + _format_instruction(body)
+    messages = told + [m.as_message() for m in body.messages]
     state = get_state(request)
     task = await run_in_threadpool(_resolve_model, state, namespace, body.model)
     budget = state.queue.budget(request)
@@ -93,15 +95,16 @@ async def chat_completions(
     try:
         if body.stream:
             await job.started(request)
+            calls_of = partial(tools.calls, body=body) if body.tools else None
             return StreamingResponse(
-                sse_events(job, header),
+                sse_events(job, header, calls_of),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
                 # runs even when the client left before the first event (the events'
                 # `finally` then never runs); cancelling a finished job does nothing
                 background=BackgroundTask(job.cancel),
             )
-        return _completion(header, await job.result(request))
+        return _completion(header, await job.result(request), body)
     except ClientGone:
         return HTTPResponse(status_code=CLIENT_CLOSED)
     except BaseException:
@@ -112,6 +115,14 @@ async def chat_completions(
 def _generation_config(body: ChatRequest) -> GenerationConfig:
     fields: dict[str, Any] = {"stop": body.stop_strings(), "seed": body.seed}
     fmt = body.response_format
+    calling = tools.grammar(body)
+    if calling is not None:
+        if fmt is not None and fmt.type != "text":
+            raise ConfigError(
+                "tools and a JSON response_format cannot both shape one answer",
+                hint="send tools, or response_format, or set tool_choice to none",
+            )
+        fields["grammar"] = calling
     if fmt is not None and fmt.type == "json_object":
         fields["json_schema"] = schema_text(None)
     elif fmt is not None and fmt.type == "json_schema":
@@ -162,15 +173,21 @@ def _start(
     return engine.stream_answer(prepared, config)
 
 
-def _completion(header: ChunkHeader, response: Response) -> ChatCompletion:
+def _completion(header: ChunkHeader, response: Response, body: ChatRequest) -> ChatCompletion:
+    calls = tools.calls(response.text, body)
+    message = (
+        AssistantMessage(content=None, tool_calls=calls)
+        if calls
+        else AssistantMessage(content=response.text)
+    )
     return ChatCompletion(
         id=header.id,
         created=header.created,
         model=header.model,
         choices=[
             Choice(
-                message=AssistantMessage(content=response.text),
-                finish_reason=response.generation.finish_reason,
+                message=message,
+                finish_reason="tool_calls" if calls else response.generation.finish_reason,
                 logprobs=logprobs_of(response),
             )
         ],

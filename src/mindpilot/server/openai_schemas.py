@@ -6,10 +6,11 @@ clients ignore, `mindpilot`: the provenance of the answer (the Mental Process re
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mindpilot.types import AdapterUse, Citation, Message, Response, TokenLogprob, UsedRecord
 
@@ -29,17 +30,76 @@ class TextPart(Strict):
     text: str
 
 
+class ToolCallFunction(Strict):
+    name: str
+    arguments: str = Field(description="The arguments as a JSON object, in a string.")
+
+
+class ToolCall(Strict):
+    id: str
+    type: Literal["function"] = "function"
+    function: ToolCallFunction
+
+
 class ChatMessage(Strict):
     # "developer" is OpenAI's newer name for the system role; it is read as "system".
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[TextPart] | None = None
     name: str | None = Field(default=None, description="Accepted and ignored.")
+    tool_calls: list[ToolCall] | None = Field(default=None, description="An assistant's calls.")
+    tool_call_id: str | None = Field(default=None, description="The call a tool message answers.")
 
-    def as_message(self) -> Message:
-        text = (
+    @model_validator(mode="after")
+    def _has_content(self) -> ChatMessage:
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError(f"a {self.role} message needs content")
+        return self
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        return (
             self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
         )
-        return Message("system" if self.role == "developer" else self.role, text)
+
+    def as_message(self) -> Message:
+        """A turn as the model reads it: a tool's result is a user turn that says so, an
+        assistant's tool calls the JSON it wrote for them."""
+        if self.role == "tool":
+            return Message("user", f"Result of tool call {self.tool_call_id or ''}: {self.text()}")
+        if self.role == "assistant" and self.tool_calls:
+            calls = [_call_json(c) for c in self.tool_calls]
+            return Message("assistant", "\n".join(filter(None, [self.text(), *calls])))
+        return Message("system" if self.role == "developer" else self.role, self.text())
+
+
+def _call_json(call: ToolCall) -> str:
+    try:
+        arguments = json.loads(call.function.arguments or "{}")
+    except json.JSONDecodeError:
+        arguments = call.function.arguments
+    return json.dumps({"name": call.function.name, "arguments": arguments}, ensure_ascii=False)
+
+
+class FunctionDef(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    strict: bool | None = Field(default=None, description="Always strict here: by construction.")
+
+
+class ToolDef(Strict):
+    type: Literal["function"]
+    function: FunctionDef
+
+
+class NamedFunction(Strict):
+    name: str
+
+
+class NamedToolChoice(Strict):
+    type: Literal["function"]
+    function: NamedFunction
 
 
 class StreamOptions(Strict):
@@ -82,6 +142,11 @@ class ChatRequest(Strict):
         default=None, gt=0, le=10, description="1: off (vLLM's extension)."
     )
     response_format: ResponseFormat | None = None
+    tools: list[ToolDef] | None = Field(default=None, max_length=64)
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = Field(
+        default=None, description="Default: auto with tools, none without."
+    )
+    parallel_tool_calls: bool | None = Field(default=None, description="One call a turn here.")
     logprobs: bool = Field(default=False, description="Return each token's log-probability.")
     top_logprobs: int | None = Field(
         default=None, ge=0, le=20, description="With logprobs: this many alternatives a token."
@@ -173,7 +238,8 @@ def usage_of(response: Response) -> UsageOut:
 
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None
+    tool_calls: list[ToolCall] | None = None
 
 
 class TopLogprob(BaseModel):
@@ -210,7 +276,7 @@ class ChoiceLogprobs(BaseModel):
 class Choice(BaseModel):
     index: int = 0
     message: AssistantMessage
-    finish_reason: Literal["stop", "length"]
+    finish_reason: Literal["stop", "length", "tool_calls"]
     logprobs: ChoiceLogprobs | None = None
 
 
@@ -224,15 +290,20 @@ class ChatCompletion(BaseModel):
     mindpilot: Provenance
 
 
+class ToolCallDelta(ToolCall):
+    index: int = 0  # which call of the message this chunk adds to (here: whole calls)
+
+
 class Delta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
 
 
 class ChunkChoice(BaseModel):
     index: int = 0
     delta: Delta
-    finish_reason: Literal["stop", "length"] | None = None
+    finish_reason: Literal["stop", "length", "tool_calls"] | None = None
     # streamed: every token's entry comes with the last chunk (the one with finish_reason)
     logprobs: ChoiceLogprobs | None = None
 

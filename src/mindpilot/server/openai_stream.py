@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,8 @@ from mindpilot.server.openai_schemas import (
     ChunkChoice,
     Delta,
     Provenance,
+    ToolCall,
+    ToolCallDelta,
     logprobs_of,
     usage_of,
 )
@@ -31,6 +33,7 @@ from mindpilot.server.queue import Job
 from mindpilot.types import Response
 
 log = logging.getLogger("mindpilot.server")
+CallsOf = Callable[[str], list[ToolCall] | None]  # an answer's tool calls, None if it is text
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,10 @@ def _piece(header: ChunkHeader, delta: Delta) -> str:
     return _event(header.chunk([ChunkChoice(delta=delta)]))
 
 
-def _final(header: ChunkHeader, response: Response) -> list[str]:
+def _final(header: ChunkHeader, response: Response, calls: bool = False) -> list[str]:
     finish = ChunkChoice(
         delta=Delta(),
-        finish_reason=response.generation.finish_reason,
+        finish_reason="tool_calls" if calls else response.generation.finish_reason,
         logprobs=logprobs_of(response),
     )
     events = [_event(header.chunk([finish], mindpilot=Provenance.of(response)))]
@@ -81,17 +84,27 @@ def _error(err: Exception) -> str:
     return f"data: {json.dumps(error_body(status, message), ensure_ascii=False)}\n\n"
 
 
-async def sse_events(job: Job, header: ChunkHeader) -> AsyncIterator[str]:
+async def sse_events(
+    job: Job, header: ChunkHeader, calls_of: CallsOf | None = None
+) -> AsyncIterator[str]:
     """The events of a started job. If the client goes away, the response machinery cancels
-    this generator, and `finally` cancels the generation."""
+    this generator, and `finally` cancels the generation. With `calls_of` (tools offered) the
+    answer is held until it is done: a tool call goes out as `tool_calls`, never as text."""
     try:
         yield _piece(header, Delta(role="assistant", content=""))
         while True:
             kind, value = await job.next()
             if kind == "piece":
-                yield _piece(header, Delta(content=value))
+                if calls_of is None:
+                    yield _piece(header, Delta(content=value))
             elif kind == "done":
-                for event in _final(header, value):
+                calls = calls_of(value.text) if calls_of is not None else None
+                if calls:
+                    deltas = [ToolCallDelta(index=i, **c.model_dump()) for i, c in enumerate(calls)]
+                    yield _piece(header, Delta(tool_calls=deltas))
+                elif calls_of is not None and value.text:
+                    yield _piece(header, Delta(content=value.text))
+                for event in _final(header, value, bool(calls)):
                     yield event
                 yield "data: [DONE]\n\n"
                 return
