@@ -97,14 +97,14 @@ def _sentiment(
     from mindpilot.adapters import set_active
     from mindpilot.applications.sentiment import DEFAULT_LABELS
     from mindpilot.bench.datasets import balanced_sample, vader_movie_reviews
-    from mindpilot.bench.sentiment_curve import _balanced_prefixes
+    from mindpilot.bench.sentiment_curve import balanced_prefixes
     from mindpilot.mental_process import Experience
 
     sizes = QUICK_SIZES if quick else SIZES
     items = vader_movie_reviews()
     test = balanced_sample(items, QUICK_TEST_ITEMS if quick else TEST_ITEMS, seed=7)
     held_out = {x.text for x in test}
-    pool = _balanced_prefixes([x for x in items if x.text not in held_out], max(sizes))
+    pool = balanced_prefixes([x for x in items if x.text not in held_out], max(sizes))
     _echo(f"sentiment: zero-shot on {len(test)}")
     zero = _accuracy(engine, test, "zero-shot", examples=0)
     curve = []

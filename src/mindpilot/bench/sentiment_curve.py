@@ -43,7 +43,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     items = vader_movie_reviews()
     test = balanced_sample(items, 8 if quick else 80, seed=7)
     held_out = {x.text for x in test}
-    pool = _balanced_prefixes([x for x in items if x.text not in held_out], max(STORED))
+    pool = balanced_prefixes([x for x in items if x.text not in held_out], max(STORED))
     majority = Counter(x.label for x in items).most_common(1)[0][0]
     with tempfile.TemporaryDirectory() as folder:
         store = open_store(Path(folder) / "sentiment.db", embedder="minilm")
@@ -66,7 +66,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     }
 
 
-def _balanced_prefixes(items: list[Any], n: int) -> list[Any]:
+def balanced_prefixes(items: list[Any], n: int) -> list[Any]:
     """n items alternating positive / negative, so that every even prefix is balanced."""
     rng = random.Random(1)
     pos = rng.sample([x for x in items if x.label == "positive"], n // 2)
