@@ -6,6 +6,7 @@ import json
 import threading
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from mindpilot.cli import cli
@@ -82,3 +83,28 @@ def test_doctor_passes_and_then_finds_the_damage(hashing_env: None, tmp_path: Pa
     assert sick.exit_code == 1
     store = next(c for c in json.loads(sick.stdout) if c["check"] == "store")
     assert store["state"] == "FAIL" and "memory restore" in store["detail"]
+
+
+def test_settings_come_from_flags_environment_file_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("MINDPILOT_HOME", str(home))
+    for name in ("MINDPILOT_THREADS", "MINDPILOT_EMBEDDER", "MINDPILOT_SYNCHRONOUS"):
+        monkeypatch.delenv(name, raising=False)
+    (home / "config.toml").write_text('threads = 2\nembedder = "hashing"\n')
+    monkeypatch.setenv("MINDPILOT_SYNCHRONOUS", "full")
+    shown = {s["name"]: s for s in json.loads(run("config", "show", "--json").stdout)}
+    assert (shown["threads"]["value"], shown["threads"]["source"]) == ("2", "config.toml")
+    assert (shown["synchronous"]["value"], shown["synchronous"]["source"]) == (
+        "full",
+        "environment",
+    )
+    assert shown["debug"]["source"] == "default" and shown["home"]["value"] == str(home)
+    from mindpilot import config
+
+    assert config.default_threads() == 2 and config.embedder_name() == "hashing"
+    (home / "config.toml").write_text("colour = 1\n")
+    bad = run("config", "show")
+    assert bad.exit_code == 1 and "unknown setting(s) colour" in bad.stderr

@@ -1,25 +1,75 @@
-"""Where mindpilot keeps its state, and the environment variables that move it.
+"""Where mindpilot keeps its state, and the settings that move it.
 
-MINDPILOT_HOME   the installation folder (default ~/.mindpilot): store, adapters, keys.
-MINDPILOT_CACHE  converted models (default $MINDPILOT_HOME/cache).
-MINDPILOT_THREADS torch threads for generation (default 1: on 2 busy cores, faster; see docs).
-MINDPILOT_DEBUG  set to 1 to let the CLI show tracebacks instead of friendly errors.
-MINDPILOT_MODEL  the model used when none is named (default: the bundled SmolLM2-135M).
-MINDPILOT_EMBEDDER the store's embedder (default minilm; hashing: no model, for tests).
-MINDPILOT_SYNCHRONOUS how hard the store flushes commits to disk: normal (default) or full.
+Each setting comes from, in order: a command's flag (where it has one), the environment
+(`MINDPILOT_<NAME>`), `$MINDPILOT_HOME/config.toml` (`name = value`), or its default.
+`mindpilot config show` lists every setting, its value and where that came from. Only the
+home itself cannot be set in the file that lives in it.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from mindpilot.errors import ConfigError
 
 
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS = (
+    Setting("home", "~/.mindpilot", "the installation folder: store, adapters, keys"),
+    Setting("cache", "$MINDPILOT_HOME/cache", "converted model weights"),
+    Setting("model", "", "the model used when none is named (empty: the bundled SmolLM2-135M)"),
+    Setting("embedder", "minilm", "the store's embedder (hashing: no model, for tests)"),
+    Setting("threads", "1", "torch threads for generation (1 is faster on 2 busy cores)"),
+    Setting("synchronous", "normal", "store durability: normal or full (docs/operations.md)"),
+    Setting("debug", "0", "1: the CLI shows tracebacks instead of one-line errors"),
+)
+_KNOWN = {s.name: s for s in SETTINGS}
+
+
+def setting(name: str) -> tuple[str, str]:
+    """(value, source) of a setting; source is "environment", "config.toml" or "default"."""
+    known = _KNOWN[name]
+    env = os.environ.get(f"MINDPILOT_{name.upper()}")
+    if env:
+        return env, "environment"
+    if name != "home":
+        filed = _file_settings().get(name)
+        if filed is not None:
+            return filed, "config.toml"
+    return known.default, "default"
+
+
+def _file_settings() -> dict[str, str]:
+    path = Path(os.environ.get("MINDPILOT_HOME") or Path.home() / ".mindpilot").expanduser()
+    path = path / "config.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as err:
+        raise ConfigError(f"{path} cannot be read: {err}", hint="fix or remove it") from None
+    unknown = sorted(set(data) - set(_KNOWN) | ({"home"} & set(data)))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}",
+            hint=f"settings: {', '.join(s.name for s in SETTINGS if s.name != 'home')}",
+        )
+    return {key: str(value).lower() if isinstance(value, bool) else str(value)
+            for key, value in data.items()}  # fmt: skip
+
+
 def home() -> Path:
     """The installation folder, created on first use, private to its owner (0700)."""
-    path = Path(os.environ.get("MINDPILOT_HOME") or Path.home() / ".mindpilot").expanduser()
+    path = Path(setting("home")[0]).expanduser()
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except FileExistsError:
@@ -53,8 +103,8 @@ def private_file(path: Path) -> None:
 
 def cache_dir() -> Path:
     """Folder for converted model weights."""
-    env = os.environ.get("MINDPILOT_CACHE")
-    path = Path(env).expanduser() if env else home() / "cache"
+    value, source = setting("cache")
+    path = Path(value).expanduser() if source != "default" else home() / "cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -65,8 +115,8 @@ def default_store_path() -> Path:
 
 
 def default_threads() -> int:
-    """Torch threads for generation, from MINDPILOT_THREADS (default 1)."""
-    raw = os.environ.get("MINDPILOT_THREADS", "1")
+    """Torch threads for generation, from the `threads` setting (default 1)."""
+    raw = setting("threads")[0]
     try:
         threads = int(raw)
     except ValueError:
@@ -79,8 +129,8 @@ def default_threads() -> int:
 
 
 def default_model() -> str | None:
-    """MINDPILOT_MODEL: a name, folder or .gguf file to use when no model is named."""
-    return os.environ.get("MINDPILOT_MODEL") or None
+    """The `model` setting: a name, folder or .gguf file to use when no model is named."""
+    return setting("model")[0] or None
 
 
 def synchronous() -> str:
@@ -88,7 +138,7 @@ def synchronous() -> str:
     survives the process being killed (kill -9, a crash), but the last commits before an
     operating-system crash or power loss may be lost. FULL: those survive too, for one more
     fsync per commit (docs/operations.md has the measured cost)."""
-    raw = (os.environ.get("MINDPILOT_SYNCHRONOUS") or "normal").strip().upper()
+    raw = setting("synchronous")[0].strip().upper()
     if raw not in ("NORMAL", "FULL"):
         raise ConfigError(
             f"MINDPILOT_SYNCHRONOUS={raw.lower()!r} is not a setting", hint="use normal or full"
@@ -97,5 +147,15 @@ def synchronous() -> str:
 
 
 def debug() -> bool:
-    """True when MINDPILOT_DEBUG asks for tracebacks."""
-    return os.environ.get("MINDPILOT_DEBUG", "") not in ("", "0", "false")
+    """True when the `debug` setting asks for tracebacks (a broken config.toml is reported by
+    the one-line error this reads for, so here only the environment counts then)."""
+    try:
+        value = setting("debug")[0]
+    except ConfigError:
+        value = os.environ.get("MINDPILOT_DEBUG", "")
+    return value.lower() not in ("", "0", "false", "no")
+
+
+def embedder_name() -> str:
+    """The `embedder` setting."""
+    return setting("embedder")[0]

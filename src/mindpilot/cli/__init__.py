@@ -66,6 +66,7 @@ def _attach() -> None:
         bench_cmds,
         care_cmds,
         chat_cmds,
+        config_cmds,
         log_cmds,
         memory_cmds,
         model_cmds,
@@ -74,7 +75,7 @@ def _attach() -> None:
     )
 
     modules = [app_cmds, model_cmds, chat_cmds, memory_cmds, task_cmds, adapt_cmds, log_cmds]
-    modules += [care_cmds]  # also adds backup, restore and scan to the memory group
+    modules += [care_cmds, config_cmds]  # care_cmds adds backup, restore and scan to memory
     for module in (*modules, serve_cmds, bench_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)

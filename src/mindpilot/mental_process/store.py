@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Literal
 
 import numpy as np
 
+from mindpilot import config
 from mindpilot.errors import ValidationError
 from mindpilot.mental_process.records import (
     KINDS,
@@ -40,8 +40,8 @@ DEFAULT_MAX_RECORD_CHARS = 100_000
 
 
 def default_embedder_name() -> str:
-    """The embedder to use: $MINDPILOT_EMBEDDER, else "minilm"."""
-    return os.environ.get("MINDPILOT_EMBEDDER") or "minilm"
+    """The embedder to use: the `embedder` setting (MINDPILOT_EMBEDDER, config.toml), minilm."""
+    return config.embedder_name()
 
 
 def resolve_embedder(embedder: Embedder | str | None) -> Embedder:
