@@ -31,6 +31,12 @@ SETTINGS = (
     Setting("threads", "1", "torch threads for generation (1 is faster on 2 busy cores)"),
     Setting("synchronous", "normal", "store durability: normal or full (docs/operations.md)"),
     Setting("debug", "0", "1: the CLI shows tracebacks instead of one-line errors"),
+    Setting(
+        "server",
+        "http://127.0.0.1:8000",
+        "a local `mindpilot serve` that `generate` uses "
+        "when it runs (the resident model; off: never)",
+    ),
 )
 _KNOWN = {s.name: s for s in SETTINGS}
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mindpilot import config
-from mindpilot.applications.chat import Chat, ChatSession, Sessions
 from mindpilot.cli.memory_cmds import used_lines
 from mindpilot.cli.model_cmds import model_options, open_engine
 from mindpilot.cli.options import namespace_option, store_option
 from mindpilot.errors import MindpilotError, ValidationError
 from mindpilot.monitor.audit import AuditLog
 from mindpilot.types import GenerationConfig, Response
+
+if TYPE_CHECKING:  # the chat application imports the engine (torch): loaded when a chat starts
+    from mindpilot.applications.chat import Chat, ChatSession, Sessions
 
 HELP = "commands: /good [note], /bad [note], /sources, /new, /quit (or end of input)"
 
@@ -136,6 +138,8 @@ def chat(
     Reads lines from standard input (piped input works too). Commands: /good [note] and
     /bad [note] rate the last answer (it becomes an experience of the task), /sources shows
     the records it used, /new starts a new session, /quit ends."""
+    from mindpilot.applications.chat import Chat, Sessions
+
     gen = GenerationConfig(max_new_tokens=max_tokens, temperature=temperature)
     with (
         open_engine(load, store=store_path, lazy=True) as engine,

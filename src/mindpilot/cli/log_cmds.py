@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from mindpilot.applications.chat import Sessions
 from mindpilot.cli.memory_cmds import (
     emit_json,
     opened,
@@ -151,6 +150,8 @@ def session() -> None:
 @store_options
 def session_list_cmd(limit: int, namespace: str, store_path: Path | None, as_json: bool) -> None:
     """List chat sessions, most recently active first."""
+    from mindpilot.applications.chat import Sessions
+
     with opened(store_path) as store, Sessions(store) as sessions:
         found = sessions.list(namespace, limit=limit)
     if as_json:
@@ -167,6 +168,8 @@ def session_show_cmd(
     session_id: str, namespace: str, store_path: Path | None, as_json: bool
 ) -> None:
     """Show a session's conversation."""
+    from mindpilot.applications.chat import Sessions
+
     with opened(store_path) as store, Sessions(store) as sessions:
         chat = sessions.get(namespace, session_id)
         turns = sessions.turns(namespace, session_id)
@@ -186,6 +189,8 @@ def session_delete_cmd(
     session_id: str, namespace: str, store_path: Path | None, as_json: bool
 ) -> None:
     """Delete a session and its turns (its audit log entries stay)."""
+    from mindpilot.applications.chat import Sessions
+
     with opened(store_path) as store, Sessions(store) as sessions:
         sessions.delete(namespace, session_id)
     if as_json:

@@ -160,6 +160,7 @@ def citation_lines(citations: Any, *, extractive: bool = False) -> list[str]:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the answer and its provenance as JSON."
 )
+@click.option("--local", is_flag=True, help="Load the model here, even if a local server runs.")
 @task_options
 def generate(
     prompt: str | None,
@@ -174,6 +175,7 @@ def generate(
     stats: bool,
     no_log: bool,
     as_json: bool,
+    local: bool,
     task: str | None,
     namespace: str,
     store_path: Path | None,
@@ -183,8 +185,12 @@ def generate(
     """Generate text for PROMPT (or standard input), streamed to the terminal.
 
     With --task, self-taking conditions the answer on what the task needs from the Mental
-    Process (persona, tone, relevant knowledge, similar experiences)."""
-    from mindpilot.autopilot import GenerationConfig, Message
+    Process (persona, tone, relevant knowledge, similar experiences).
+
+    When `mindpilot serve` runs locally with the default model (the `server` setting), the
+    answer comes from it: no model to load here (`--local` loads it anyway)."""
+    from mindpilot.cli import resident
+    from mindpilot.types import GenerationConfig, Message
 
     if prompt is None or prompt == "-":
         prompt = sys.stdin.read()
@@ -193,6 +199,12 @@ def generate(
         repetition_penalty=repetition_penalty, stop=stop, seed=seed,
     )  # fmt: skip
     messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
+    here = local or no_log or namespace != "default"  # the server logs, in its namespace
+    url = None if here else resident.server_for(load, store_path is not None, task)
+    if url is not None:
+        resident.generate(url, messages, config, task, as_json=as_json, stats=stats,
+                          sources=sources)  # fmt: skip
+        return
     # every answer goes into the audit log (`mindpilot log`), bare ones too, unless --no-log
     logged = {"memory": task is not None or not no_log, "audit": not no_log}
     with open_engine(load, store=store_path, **logged) as engine:

@@ -1,0 +1,99 @@
+"""The resident model: `mindpilot generate` answers through a local `mindpilot serve` when one
+runs, like Ollama's CLI, instead of loading the model itself (seconds of imports and loading
+saved on every call); otherwise it runs in-process as before.
+
+Used only when it answers the same question the in-process path would: the default model on
+the local backend, the default store, the server's base model is the default model, and the
+task (if any) is one the server lists. The `server` setting (`MINDPILOT_SERVER`, config.toml)
+names it (default http://127.0.0.1:8000; `off`: never); `--local` skips it for one call. A
+server with keys needs `MINDPILOT_API_KEY`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from mindpilot import config
+from mindpilot.types import GenerationConfig, Message
+
+PROBE_S = 0.3  # a local server answers /health in milliseconds; nothing listening fails at once
+
+
+def server_for(load: dict[str, Any], store_given: bool, task: str | None) -> str | None:
+    """The base URL of a resident server that can answer this call, or None."""
+    url = config.setting("server")[0].rstrip("/")
+    if url.lower() in ("", "off", "none") or store_given:
+        return None
+    if load.get("model") or load.get("backend", "transformers") != "transformers":
+        return None
+    import httpx
+
+    from mindpilot.autopilot.loading import resolve
+
+    try:
+        if httpx.get(f"{url}/health", timeout=PROBE_S).status_code != 200:
+            return None
+        listed = httpx.get(f"{url}/v1/models", headers=_auth(), timeout=5)
+    except httpx.HTTPError:
+        return None
+    if listed.status_code != 200:
+        return None
+    models = [m["id"] for m in listed.json().get("data", [])]
+    if not models or models[0] != resolve(None).name or (task and task not in models):
+        return None
+    return url
+
+
+def _auth() -> dict[str, str]:
+    key = os.environ.get("MINDPILOT_API_KEY")
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def generate(
+    url: str, messages: list[Message], gen: GenerationConfig, task: str | None, *,
+    as_json: bool, stats: bool, sources: bool,
+) -> None:  # fmt: skip
+    """Stream the answer from the server and print it as the in-process path does."""
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{url}/v1", api_key=os.environ.get("MINDPILOT_API_KEY") or "-")
+    model = task or client.models.list().data[0].id
+    request: dict[str, Any] = {
+        "model": model, "messages": [{"role": m.role, "content": m.content} for m in messages],
+        "max_tokens": gen.max_new_tokens, "temperature": gen.temperature, "top_p": gen.top_p,
+        "stream": True, "stream_options": {"include_usage": True},
+        "extra_body": {"top_k": gen.top_k, "repetition_penalty": gen.repetition_penalty},
+    }  # fmt: skip
+    if gen.stop:
+        request["stop"] = list(gen.stop)
+    if gen.seed is not None:
+        request["seed"] = gen.seed
+    pieces: list[str] = []
+    provenance: dict[str, Any] = {}
+    usage = None
+    for chunk in client.chat.completions.create(**request):
+        usage = chunk.usage or usage
+        provenance = (chunk.model_extra or {}).get("mindpilot") or provenance
+        for choice in chunk.choices:
+            if choice.delta and choice.delta.content:
+                pieces.append(choice.delta.content)
+                if not as_json:
+                    click.echo(choice.delta.content, nl=False)
+    if as_json:
+        answer = {"text": "".join(pieces), "server": url, **provenance}
+        click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+        return
+    click.echo()
+    if stats and usage is not None:
+        click.echo(f"[via the resident server {url}: {usage.prompt_tokens} prompt + "
+                   f"{usage.completion_tokens} completion tokens]", err=True)  # fmt: skip
+    if sources:
+        for used in provenance.get("used", []):
+            click.echo(f"[{used['kind']} {used['id']} v{used['version']} similarity "
+                       f"{used['similarity']:.2f}]", err=True)  # fmt: skip
+        if not provenance.get("used"):
+            click.echo("[no Mental Process records used]", err=True)
