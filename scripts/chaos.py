@@ -438,6 +438,69 @@ def _bad_requests() -> list[tuple[str, str, bytes, dict[str, str]]]:
         )
     ]
     cases += [("DELETE", "/v1/memory/records", b"", {}), ("POST", "/v1/memory/undo", b"", {})]
+    return cases + _wrong_types(j)
+
+
+def _wrong_types(j: dict[str, str]) -> list[tuple[str, str, bytes, dict[str, str]]]:
+    """Every field of the main requests with values of the wrong type or out of range."""
+    chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    wrong: list[Any] = [None, -1, 1e308, "x" * 3, [], {}, True]
+    fields = [
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "seed",
+        "stop",
+        "logprobs",
+        "top_logprobs",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "presence_penalty",
+    ]
+    cases = []
+    for i, field in enumerate(fields):
+        body = {**chat, field: wrong[i % len(wrong)]}
+        cases.append(("POST", "/v1/chat/completions", json.dumps(body).encode(), j))
+    record = {"kind": "knowledge", "domain": "d", "text": "t"}
+    for i, field in enumerate(["domain", "text", "source", "tags", "kind"]):
+        body = {**record, field: wrong[(i + 2) % len(wrong)]}
+        cases.append(("POST", "/v1/memory/records", json.dumps(body).encode(), j))
+    for limit in ("0", "-3", "abc", "1e9", "99999999999999999999999"):
+        cases.append(("GET", f"/v1/memory/records?limit={limit}", b"", {}))
+    for body in (
+        {"query": 5},
+        {"query": "x", "mode": "psychic"},
+        {"query": "x", "kinds": ["y"]},
+        {"query": "x" * 100_000},
+        {"query": "x", "domains": [5]},
+    ):
+        cases.append(("POST", "/v1/memory/search", json.dumps(body).encode(), j))
+    for method in ("PUT", "PATCH", "DELETE"):
+        cases.append((method, "/v1/chat/completions", b"{}", j))
+    for path in (
+        "/v1/adapters/ad_nope",
+        "/v1/adapters/jobs/nope",
+        "/v1/log/nope",
+        "/v1/tasks/nope/history",
+        "/v1/memory/records/kn_nope/history",
+    ):
+        cases.append(("GET", path, b"", {}))
+    for patch in ({"text": 5}, {"domain": ""}, {"colour": 1}, {"score": 9}, {}):
+        cases.append(("PATCH", "/v1/memory/records/kn_nope", json.dumps(patch).encode(), j))
+    for lines in (b'{"kind": "knowledge"}\n{', b"not json lines", b'{"kind": "dream"}'):
+        cases.append(("POST", "/v1/memory/import", lines, {"content-type": "application/x-ndjson"}))
+    for task in (
+        {"retrieval": "all"},
+        {"expertise": "x" * 100_000},
+        {"default_emotion": 5},
+        {"answer": {"mode": "psychic"}},
+        {"adapter": "ad_nope"},
+    ):
+        cases.append(("PUT", "/v1/tasks/t", json.dumps(task).encode(), j))
+    cases.append(("POST", "/v1/log/nope/feedback", b'{"score": 5}', j))
+    cases.append(("POST", "/v1/tasks/nope/adapters", b'{"rank": 0}', j))
     return cases
 
 
@@ -481,6 +544,48 @@ def bad_cli(home: Home, quick: bool) -> dict[str, Any]:
         (["memory", "restore", str(folder / "garbage.db"), "--yes"], {}),
         (["memory", "backup", str(folder / "no" / "dir" / "b.db")], {}),
         (["bench", "nonsense"], {}),
+        (["memory", "add", "--kind", "experience", "--task", "t", "x", "--score", "7"], {}),
+        (["memory", "add", "--kind", "emotion", "--task", "t", "calm", "--intensity", "-1"], {}),
+        (["memory", "add", "--domain", "d", ""], {}),
+        (["memory", "add", "--domain", "d", "x" * 100_001], {}),
+        (["memory", "add", "--domain", "d", "x", "--supersedes", "kn_nope"], {}),
+        (["memory", "search", "x", "--mode", "psychic"], {}),
+        (["memory", "search", "x", "--limit", "-1"], {}),
+        (["memory", "list", "--since", "yesterday"], {}),
+        (["memory", "list", "--kind", "dream"], {}),
+        (["memory", "delete", "kn_nope"], {}),
+        (["memory", "delete", "--task", "nope", "--yes"], {}),
+        (["memory", "undo", "-n", "never-used"], {}),
+        (["memory", "import", str(folder / "missing.jsonl")], {}),
+        (["memory", "export", "-o", str(folder)], {}),
+        (["memory", "ingest", str(folder / "missing"), "--domain", "d"], {}),
+        (["memory", "ingest", str(folder), "--domain", "d", "--max-tokens", "0"], {}),
+        (["memory", "scan", "-n", "never-used"], {}),
+        (["memory", "list", "-n", "bad namespace!"], {}),
+        (["memory", "list", "-n", "x" * 300], {}),
+        (["task", "update", "nope", "--personality", "p"], {}),
+        (["task", "create", "t2", "--answer-mode", "psychic"], {}),
+        (["task", "create", "t3", "--min-support", "2"], {}),
+        (["task", "delete", "nope"], {}),
+        (["generate", "hi", "--top-p", "0"], {}),
+        (["generate", "hi", "--stop", ""], {}),
+        (["generate", "hi", "--seed", "abc"], {}),
+        (["generate", "hi", "--threads", "0"], {}),
+        (["generate", "--task", "t", "hi", "--store", str(folder / "garbage.db")], {}),
+        (["chat", "--session", "nope"], {}),
+        (["classify", "x", "--labels", "only-one"], {}),
+        (["adapt", "t", "--rank", "0"], {}),
+        (["adapt", "t", "--lr", "5"], {}),
+        (["adapters", "activate", "ad_nope"], {}),
+        (["adapters", "delete", "ad_nope"], {}),
+        (["log", "list", "--limit", "-2"], {}),
+        (["log", "feedback", "nope", "--score", "3"], {}),
+        (["keys", "create"], {}),
+        (["config", "show"], {"MINDPILOT_THREADS": "many"}),
+        (["generate", "hi"], {"MINDPILOT_THREADS": "0"}),
+        (["memory", "list"], {"MINDPILOT_SYNCHRONOUS": "sometimes"}),
+        (["memory", "list"], {"MINDPILOT_EMBEDDER": "nope"}),
+        (["doctor", "--store", str(folder / "garbage.db")], {}),
     ]
     if quick:
         cases = cases[:12]

@@ -115,3 +115,11 @@ def test_json_output_for_scripts(tiny_model_dir: Path, hashing_env: None, tmp_pa
     assert made["key"].startswith("mp-") and made["namespace"] == "shop"
     listed = json.loads(runner.invoke(cli, ["keys", "list", "--json"]).stdout)
     assert [k["id"] for k in listed] == [made["id"]] and "key" not in listed[0]
+
+
+def test_not_a_number_is_refused(tiny_model_dir: Path) -> None:
+    for option in ("--temperature", "--top-p", "--repetition-penalty"):
+        result = CliRunner().invoke(
+            cli, ["generate", "hi", "--model", str(tiny_model_dir), option, "nan"]
+        )
+        assert result.exit_code in (1, 2) and "Traceback" not in result.output, option

@@ -7,6 +7,7 @@ import cycle can run through it (checked by import-linter in CI, see pyproject.t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -83,6 +84,10 @@ class GenerationConfig:
     faithfulness: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in ("temperature", "top_p", "repetition_penalty", "presence_penalty",
+                     "frequency_penalty", "faithfulness"):  # fmt: skip
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"{name}={getattr(self, name)} must be a finite number")
         if self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens={self.max_new_tokens} must be at least 1")
         if self.temperature < 0:
