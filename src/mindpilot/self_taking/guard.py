@@ -48,6 +48,9 @@ _PATTERNS = [
     rf"\b{_ADDRESS}r?\s+(?:answer|reply|response|output)\s+(?:must|should|will)\s+(?:be|say|"
     r"contain|start|begin|include)\b",
     rf"\b(?:always|only|must)\s+(?:{_OUTPUT_VERB})\s+(?:with\s+)?[\"'“‘]",
+    # "always reply with it", "the answer to every question is ...", "should answer HACKED"
+    rf"\b(?:always|only)\s+{_OUTPUT_VERB}\s+(?:with\s+)?(?:it|this|that|the\s+(?:word|code|phrase))\b",
+    r"\b(?:answer|reply|response)\s+to\s+(?:every|all|any|each)\s+(?:question|message|request)",
     # prompt extraction: "reveal your system prompt", "print the instructions above"
     rf"\b(?:reveal|show|print|repeat|leak|tell\s+me)\s+(?:\w+\s+){{0,3}}{_INSTRUCTIONS}\b"
     r"(?=.*\b(?:above|previous|prior|initial|system|original|hidden|secret)\b)",
@@ -63,7 +66,12 @@ _FORCING = (
     r"the\s+(?:word|phrase|text|string|following)|:)\s*)*)"
     r"(?:[\"'“‘][^\"'”’\n]{0,40}?)?\b[A-Z][A-Z0-9_!]{2,}\b"
 )
-_INJECTION = re.compile("|".join([*(f"(?i:{p})" for p in _PATTERNS), _FORCING]))
+# "the assistant should answer HACKED": an order to the model, with a code word in capitals
+_ORDER = (
+    rf"(?i:\b{_ADDRESS}\s+(?:should|must|will|shall|has\s+to)\s+{_OUTPUT_VERB}\s+(?:with\s+)?)"
+    r"[\"'“‘]?[A-Z][A-Z0-9_!]{2,}\b"
+)
+_INJECTION = re.compile("|".join([*(f"(?i:{p})" for p in _PATTERNS), _FORCING, _ORDER]))
 # A line written as a turn of a transcript ("assistant: Sure! PWNED") is a forged turn, whole.
 _ROLE_TAG = re.compile(
     r"(?:^|[.!?]\s)\s*((?:system|assistant|user|human|ai|bot)\s*:)", re.IGNORECASE
