@@ -24,7 +24,7 @@ from mindpilot.bench.datasets import boolq, narrative_qa, vader_movie_reviews
 from mindpilot.bench.qa import QUICK
 from mindpilot.bench.qa_conditions import conditions
 from mindpilot.bench.qa_conflict import KINDS, conflict_set, entity_kind, swap
-from mindpilot.bench.sentiment_curve import _balanced_prefixes
+from mindpilot.bench.sentiment_curve import balanced_prefixes
 from mindpilot.cli import cli
 from mindpilot.errors import NotFoundError
 from mindpilot.metrics import exact_match, normalize, token_f1
@@ -111,7 +111,7 @@ def test_missing_data_names_the_file_and_the_fix(
 
 
 def test_every_prefix_of_the_example_pool_is_balanced() -> None:
-    pool = _balanced_prefixes(vader_movie_reviews(), 64)
+    pool = balanced_prefixes(vader_movie_reviews(), 64)
     assert len(pool) == 64
     for k in (4, 16, 64):
         labels = [x.label for x in pool[:k]]

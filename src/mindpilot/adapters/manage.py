@@ -32,12 +32,14 @@ def set_active(
 
 def deactivate(store: Store, namespace: str, task: str, *, actor: str = "user") -> bool:
     """The task answers with the bare base again (its adapters stay saved); False when it had
-    no active adapter (nothing is written), a task with no profile included (it exists as
-    records only, so no adapter was ever activated for it)."""
+    no active adapter (nothing is written), a task known only by its records included (no
+    adapter was ever activated for it). NotFoundError for a task the namespace does not know."""
     try:
         profile = store.get_task(namespace, task)
     except NotFoundError:
-        return False
+        if task in store.task_names(namespace):
+            return False
+        raise
     if profile.adapter is None:
         return False
     set_active(store, namespace, task, None, actor=actor)

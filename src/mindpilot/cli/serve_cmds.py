@@ -95,6 +95,7 @@ def serve(
     from mindpilot.mental_process.records import check_namespace
     from mindpilot.server import create_app
     from mindpilot.server.keys import KeyStore
+    from mindpilot.server.limits import HEADER_BUFFER
 
     if open_mode and not is_loopback(host):
         raise ConfigError(
@@ -117,7 +118,8 @@ def serve(
             max_body_bytes=max_body,
         )
         _announce(host, port, engine.model_name, keys)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning",
+                    h11_max_incomplete_event_size=HEADER_BUFFER)  # fmt: skip
 
 
 def _announce(host: str, port: int, model: str, keys: Any) -> None:

@@ -229,6 +229,10 @@ class MentalProcess:
     def list_tasks(self) -> builtins.list[TaskProfile]:
         return self.store.list_tasks(self.namespace)
 
+    def task_names(self) -> builtins.list[str]:
+        """Every task: with a profile, or known only by its records."""
+        return self.store.task_names(self.namespace)
+
     def delete_task(self, name: str) -> None:
         self.store.delete_task(self.namespace, name, actor=self.actor)
 

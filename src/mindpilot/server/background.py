@@ -11,11 +11,14 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from mindpilot.server.limits import HEADER_BUFFER
+
 
 @contextmanager
 def live_server(app: FastAPI) -> Iterator[str]:
     """Serve `app` until the block ends; yields its base URL, e.g. "http://127.0.0.1:54321"."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+                            h11_max_incomplete_event_size=HEADER_BUFFER)  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

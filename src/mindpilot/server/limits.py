@@ -11,6 +11,9 @@ from mindpilot.server.errors import error_response
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # All header names and values together; a key is 46 characters, a browser sends 1-4 KB.
 MAX_HEADER_BYTES = 16 * 1024
+# What the HTTP parser (h11) buffers of a request still arriving: above its own 16 KiB default,
+# so that oversize headers reach `HeaderSizeLimit` (431) instead of the parser's bare 400.
+HEADER_BUFFER = 1024 * 1024
 
 
 class HeaderSizeLimit:
