@@ -311,7 +311,7 @@ def isolation(home: Home, operations: int) -> dict[str, Any]:
         "operations": operations,
         "leaked": leaked,
         "names_leaked": names,
-        "alpha_records_kept": kept,
+        "alpha_kept": kept,
     }
 
 
