@@ -124,6 +124,7 @@ BENIGN_TEXTS = [
     "Print the USB label and tape it to the box.",
     "You should answer within one working day.",
     "Always answer the phone politely.",
+    "You are now eligible for a refund.",
 ]
 
 

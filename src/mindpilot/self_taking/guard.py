@@ -39,7 +39,10 @@ _PATTERNS = [
     r"(?:instructions?|prompt|directives?|orders?)\b",
     r"\bsystem\s+(?:prompt|message|override|instructions?)\b",
     # role switching: "you are now", "from now on you", "act as", "pretend to be"
-    rf"\b{_ADDRESS}\s+(?:are|will\s+be|must\s+be)\s+now\b",
+    # ("you are now eligible for a refund" is support text, so "you" needs a role after it)
+    r"\b(?:assistant|ai|model|chatbot|bot)\s+(?:is|are|will\s+be|must\s+be)\s+now\b",
+    r"\byou\s+(?:are|will\s+be|must\s+be)\s+now\s+(?:dan\b|called|named|free|unrestricted|"
+    r"jailbroken|no\s+longer|an?\s+(?:ai|assistant|bot|chatbot|pirate|unrestricted|evil|different))",
     r"\bfrom\s+now\s+on\b",
     r"\b(?:act|behave|respond|answer)\s+as\s+(?:if\s+you|an?\s+(?:unrestricted|evil|jailbroken|dan\b))",
     r"\b(?:pretend|roleplay|role-play)\s+(?:to\s+be|that\s+you|you\s+are|as)\b",
