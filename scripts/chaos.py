@@ -378,7 +378,7 @@ def bad_cli(home: Home, quick: bool) -> dict[str, Any]:
     os.mkfifo(folder / "pipe.md")
     cases = bad_invocations(folder)
     if quick:
-        cases = cases[:12]
+        cases = cases[:8]
     tracebacks = hangs = 0
     failures = []
     for args, extra in cases:
@@ -408,7 +408,7 @@ def main() -> int:
             "isolation": lambda: isolation(home, 100 if quick else 1200),
             "kill": lambda: kill(home, 1 if quick else 5, 4),
             "ingest": lambda: ingest(home, 1 if quick else 7),
-            "mix": lambda: mix(home, 10 if quick else 50, 15 if quick else 90, 0.2),
+            "mix": lambda: mix(home, 8 if quick else 50, 10 if quick else 90, 0.2),
         }
         figures: dict[str, Any] = {}
         for name, part in parts.items():
