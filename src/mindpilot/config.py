@@ -55,8 +55,7 @@ def setting(name: str) -> tuple[str, str]:
 
 
 def _file_settings() -> dict[str, str]:
-    path = Path(os.environ.get("MINDPILOT_HOME") or Path.home() / ".mindpilot").expanduser()
-    path = path / "config.toml"
+    path = Path(setting("home")[0]).expanduser() / "config.toml"
     if not path.is_file():
         return {}
     try:

@@ -206,14 +206,8 @@ def _resolve_model(state: ServerState, namespace: str, model: str) -> str | None
 
 
 def _is_task(state: ServerState, namespace: str, name: str) -> bool:
-    try:
-        state.store.get_task(namespace, name)
-        return True
-    except NotFoundError:
-        pass
-    except ValidationError:  # not even a valid task name
-        return False
-    return bool(state.store.list(namespace, task=name, limit=1))
+    """A task with a profile, or one known only by its records (as /v1/models lists them)."""
+    return name in state.store.task_names(namespace)
 
 
 def _model_cards(state: ServerState, namespace: str) -> list[ModelCard]:
