@@ -200,9 +200,10 @@ def generate(
     )  # fmt: skip
     messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
     here = local or no_log or namespace != "default"  # the server logs, in its namespace
-    url = None if here else resident.server_for(load, store_path is not None, task)
-    if url is not None:
-        resident.generate(url, messages, config, task, as_json=as_json, stats=stats,
+    found = None if here else resident.server_for(load, store_path is not None, task)
+    if found is not None:
+        url, model = found
+        resident.generate(url, model, messages, config, as_json=as_json, stats=stats,
                           sources=sources)  # fmt: skip
         return
     # every answer goes into the audit log (`mindpilot log`), bare ones too, unless --no-log

@@ -24,8 +24,8 @@ from mindpilot.types import GenerationConfig, Message
 PROBE_S = 0.3  # a local server answers /health in milliseconds; nothing listening fails at once
 
 
-def server_for(load: dict[str, Any], store_given: bool, task: str | None) -> str | None:
-    """The base URL of a resident server that can answer this call, or None."""
+def server_for(load: dict[str, Any], store_given: bool, task: str | None) -> tuple[str, str] | None:
+    """(base URL, model to ask for) of a resident server that can answer this call, or None."""
     url = config.setting("server")[0].rstrip("/")
     if url.lower() in ("", "off", "none") or store_given:
         return None
@@ -46,7 +46,7 @@ def server_for(load: dict[str, Any], store_given: bool, task: str | None) -> str
     models = [m["id"] for m in listed.json().get("data", [])]
     if not models or models[0] != resolve(None).name or (task and task not in models):
         return None
-    return url
+    return url, task or models[0]
 
 
 def _auth() -> dict[str, str]:
@@ -55,16 +55,15 @@ def _auth() -> dict[str, str]:
 
 
 def generate(
-    url: str, messages: list[Message], gen: GenerationConfig, task: str | None, *,
+    url: str, model: str, messages: list[Message], gen: GenerationConfig, *,
     as_json: bool, stats: bool, sources: bool,
 ) -> None:  # fmt: skip
     """Stream the answer from the server and print it as the in-process path does (over
     plain httpx: the openai client alone takes 0.6 s to import)."""
     import httpx
 
-    models = httpx.get(f"{url}/v1/models", headers=_auth(), timeout=10).json()["data"]
     request: dict[str, Any] = {
-        "model": task or models[0]["id"],
+        "model": model,
         "messages": [{"role": m.role, "content": m.content} for m in messages],
         "max_tokens": gen.max_new_tokens, "temperature": gen.temperature, "top_p": gen.top_p,
         "top_k": gen.top_k, "repetition_penalty": gen.repetition_penalty,
