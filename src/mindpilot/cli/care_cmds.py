@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -133,13 +132,9 @@ def _keys() -> Check:
     path = config.home() / "keys.db"
     if not path.exists():
         return ("API keys", "ok", "none created")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        detail = conn.execute("PRAGMA quick_check").fetchone()[0]
-    except sqlite3.DatabaseError as err:
-        detail = str(err)
-    finally:
-        conn.close()
+    from mindpilot.mental_process.sqlite.backup import quick_check
+
+    detail = quick_check(path)
     return ("API keys", "ok" if detail == "ok" else "FAIL", f"{path}: {detail}")
 
 

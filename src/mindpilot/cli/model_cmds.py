@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import sys
@@ -225,18 +224,15 @@ def generate(
 
 
 def response_dict(response: Any) -> dict[str, Any]:
-    """An answer and its provenance as plain JSON (the fields of the HTTP `mindpilot` one)."""
+    """An answer and its provenance as plain JSON: the HTTP answer's `mindpilot` field, the
+    same fields the server returns."""
+    from mindpilot.server.openai_schemas import Provenance, usage_of
+
     generation = response.generation
-    parts = dataclasses.asdict
     return {
         "text": response.text, "model": generation.model, "backend": generation.backend,
-        "finish_reason": generation.finish_reason, "usage": parts(generation.usage),
-        "timings": parts(generation.timings), "task": response.task,
-        "namespace": response.namespace, "used": [parts(u) for u in response.used],
-        "adapter": parts(response.adapter) if response.adapter else None,
-        "tone": response.tone, "citations": [parts(c) for c in response.citations],
-        "abstained": response.abstained, "answer_mode": response.answer_mode,
-        "faithfulness": response.faithfulness, "audit_id": response.audit_id,
+        "finish_reason": generation.finish_reason, "usage": usage_of(response).model_dump(),
+        **Provenance.of(response).model_dump(mode="json"),
     }  # fmt: skip
 
 

@@ -61,16 +61,29 @@ def check_file(path: Path) -> Checked:
     """Open `path` read-only and check it: SQLite's quick check, and the store's tables."""
     if not path.is_file():
         raise NotFoundError(f"no store file at {path}")
+    detail = quick_check(path)
+    if detail != "ok":
+        return Checked(path, False, detail, 0, 0)
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        detail = "; ".join(row[0] for row in conn.execute("PRAGMA quick_check"))
         records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
         namespaces = conn.execute("SELECT count(DISTINCT namespace) FROM records").fetchone()[0]
     except sqlite3.DatabaseError as err:
         return Checked(path, False, str(err), 0, 0)
     finally:
         conn.close()
-    return Checked(path, detail == "ok", detail, int(records), int(namespaces))
+    return Checked(path, True, detail, int(records), int(namespaces))
+
+
+def quick_check(path: Path) -> str:
+    """SQLite's own check of any SQLite file, read-only: "ok", or what is wrong with it."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return "; ".join(row[0] for row in conn.execute("PRAGMA quick_check"))
+    except sqlite3.DatabaseError as err:
+        return str(err)
+    finally:
+        conn.close()
 
 
 def restore(backup: Path, store_path: Path) -> Path | None:
