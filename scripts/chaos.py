@@ -378,7 +378,7 @@ def bad_cli(home: Home, quick: bool) -> dict[str, Any]:
     os.mkfifo(folder / "pipe.md")
     cases = bad_invocations(folder)
     if quick:
-        cases = cases[:8]
+        cases = cases[:10]
     tracebacks = hangs = 0
     failures = []
     for args, extra in cases:
