@@ -78,6 +78,7 @@ class CandidateScorer(Protocol):
         *,
         adapter: str | None = None,
         keep: int | None = None,
+        always: Sequence[int] = (),
     ) -> ScoredCandidates: ...
 
 
@@ -88,10 +89,12 @@ def score_candidates(
     *,
     adapter: str | None = None,
     keep: int | None = None,
+    always: Sequence[int] = (),
 ) -> ScoredCandidates:
     """Score each candidate as the assistant's answer to `messages`; see the module docstring.
     `keep`: score only this many, those whose first token the model finds likeliest after the
-    prompt (None: all). Candidates longer than the context window leaves are cut to fit."""
+    prompt (None: all), and the candidates at the indices `always` besides. Candidates longer
+    than the context window leaves are cut to fit."""
     ids = backend.prompt_ids(messages)
     room = backend.context_window - len(ids)
     if room < 2:  # one token of answer and the end after it
@@ -107,7 +110,7 @@ def score_candidates(
         logits, past = backend._forward(ids, None)
         prompt_s = time.perf_counter() - started
         first = torch.log_softmax(logits.float(), dim=-1)  # (V,)
-        chosen = _pruned(first, tokenized, keep)
+        chosen = _pruned(first, tokenized, keep, always)
         ends = _end_ids(backend)
         scores: list[CandidateScores | None] = [None] * len(candidates)
         step = max(1, BATCH_POSITIONS // len(ids))
@@ -135,13 +138,16 @@ def _tokens(backend: TransformersBackend, text: str, limit: int) -> Tokenized:
     return ids, ends
 
 
-def _pruned(first: torch.Tensor, tokenized: list[Tokenized], keep: int | None) -> list[int]:
-    """Indices of the candidates to score: those with tokens, likeliest first tokens first."""
+def _pruned(
+    first: torch.Tensor, tokenized: list[Tokenized], keep: int | None, always: Sequence[int]
+) -> list[int]:
+    """Indices of the candidates to score: those with tokens, likeliest first tokens first,
+    and those in `always`."""
     usable = [i for i, (ids, _) in enumerate(tokenized) if ids]
     if keep is None or len(usable) <= keep:
         return usable
     ranked = sorted(usable, key=lambda i: float(first[tokenized[i][0][0]]), reverse=True)
-    return sorted(ranked[:keep])
+    return sorted({*ranked[:keep], *(i for i in always if tokenized[i][0])})
 
 
 def _end_ids(backend: TransformersBackend) -> list[int]:

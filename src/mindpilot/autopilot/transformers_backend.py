@@ -304,11 +304,14 @@ class TransformersBackend(Backend):
 
     def base_copy(self) -> torch.nn.Module:
         """A copy of the bare base, without the adapters this backend serves (to train a new
-        one on, leaving the served model alone)."""
+        one on, leaving the served model alone). The modules are copied, the frozen weight
+        tensors are shared: nothing writes them (the base stays frozen), and a full copy cost
+        ~550 MB of peak memory while training the default model."""
         from peft import PeftModel
 
         with self._lock:
-            clone = copy.deepcopy(self.model)
+            tensors = [*self.model.parameters(), *self.model.buffers()]
+            clone = copy.deepcopy(self.model, memo={id(t): t for t in tensors})
         if isinstance(clone, PeftModel):
             clone = clone.unload()  # removes every LoRA layer, leaving the base weights
         return clone
@@ -363,10 +366,14 @@ class TransformersBackend(Backend):
         *,
         adapter: str | None = None,
         keep: int | None = None,
+        always: Sequence[int] = (),
     ) -> span_scoring.ScoredCandidates:
         """Each candidate's token and end log-probabilities as the assistant's answer: the
-        prompt runs once, the `keep` likeliest candidates (by first token) in one batch."""
-        return span_scoring.score_candidates(self, messages, candidates, adapter=adapter, keep=keep)
+        prompt runs once, the `keep` likeliest candidates (by first token) and `always` in one
+        batch."""
+        return span_scoring.score_candidates(
+            self, messages, candidates, adapter=adapter, keep=keep, always=always
+        )
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from mindpilot.errors import ConfigError, ValidationError
 from mindpilot.mental_process.records import ANSWER_MODES, AnswerSettings
 from mindpilot.self_taking.compose import answer_config
 from mindpilot.self_taking.extractive import extract
+from mindpilot.self_taking.grounding import grounded
 from mindpilot.types import (
     AdapterUse,
     Citation,
@@ -44,9 +45,10 @@ class AnswerPaths(GenerationPaths):
         session_id: str | None = None,
         **overrides: Any,
     ) -> Stream[Response]:
-        """Answer a prepared request as its task's answer settings say: the best span of the
-        taken knowledge (extractive; `answer_mode` overrides the task's), "I don't know"
-        without generating when the task abstains and nothing was taken, a short answer
+        """Answer a prepared request as its task's answer settings say: "I don't know" without
+        the model when the task abstains and the taken knowledge is not about the question
+        (`self_taking.grounding`), the best span of the taken knowledge (extractive;
+        `answer_mode` overrides the task's), a short answer
         stopped after its first sentence, or else `stream_prepared`."""
         taken = prepared.taken
         settings = taken.profile.answer if taken else AnswerSettings()
@@ -56,11 +58,11 @@ class AnswerPaths(GenerationPaths):
                 f"answer_mode {mode!r} is not valid", hint=f"use one of: {', '.join(ANSWER_MODES)}"
             )
         config = answer_config(taken, with_overrides(config, overrides))
-        if mode == "extractive":
-            return self._stream_extractive(prepared, session_id)
-        if settings.abstain and not (taken and taken.knowledge):
+        if settings.abstain and not grounded(_question(prepared), taken.knowledge if taken else ()):
             text = settings.abstain_text
             return Stream(self._answer_without_model(prepared, text, mode, session_id))
+        if mode == "extractive":
+            return self._stream_extractive(prepared, session_id)
         return self.stream_prepared(prepared, config, session_id=session_id)
 
     def _stream_extractive(
@@ -93,9 +95,8 @@ class AnswerPaths(GenerationPaths):
         adapter = self.apply_adapter(prepared.namespace, prepared.adapter)
         taken = prepared.taken
         assert taken is not None
-        questions = [m.content for m in prepared.request if m.role == "user"]
         found = extract(
-            scorer, prepared.messages, taken.knowledge, questions[-1] if questions else "",
+            scorer, prepared.messages, taken.knowledge, _question(prepared),
             self._embedder(), adapter=adapter.id if adapter else None,
         )  # fmt: skip
         span = found.span
@@ -157,3 +158,9 @@ class AnswerPaths(GenerationPaths):
             abstained=abstained,
             answer_mode=answer_mode,
         )
+
+
+def _question(prepared: ComposedRequest) -> str:
+    """The user's last turn: the question the answer settings judge the knowledge by."""
+    questions = [m.content for m in prepared.request if m.role == "user"]
+    return questions[-1] if questions else ""

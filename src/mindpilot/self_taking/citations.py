@@ -64,10 +64,10 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 def content_words(text: str) -> set[str]:
     """Lower-case words that carry content (stopwords left out, a plural's "s" dropped)."""
     words = (w.lower() for w in _WORD.findall(text))
-    return {_stem(w) for w in words if w not in STOPWORDS}
+    return {stem(w) for w in words if w not in STOPWORDS}
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
