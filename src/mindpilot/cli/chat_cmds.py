@@ -13,11 +13,11 @@ from mindpilot.cli.memory_cmds import used_lines
 from mindpilot.cli.model_cmds import model_options, open_engine
 from mindpilot.cli.options import namespace_option, store_option
 from mindpilot.errors import MindpilotError, ValidationError
-from mindpilot.monitor.audit import AuditLog
 from mindpilot.types import GenerationConfig, Response
 
 if TYPE_CHECKING:  # the chat application imports the engine (torch): loaded when a chat starts
     from mindpilot.applications.chat import Chat, ChatSession, Sessions
+    from mindpilot.monitor.audit import AuditLog
 
 HELP = "commands: /good [note], /bad [note], /sources, /new, /quit (or end of input)"
 

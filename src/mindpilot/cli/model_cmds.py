@@ -198,8 +198,8 @@ def generate(
         repetition_penalty=repetition_penalty, stop=stop, seed=seed,
     )  # fmt: skip
     messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
-    here = local or no_log or namespace != "default"  # the server logs, in its namespace
-    found = None if here else resident.server_for(load, store_path is not None, task)
+    here = local or no_log  # the server logs every answer
+    found = None if here else resident.server_for(load, store_path, task, namespace)
     if found is not None:
         url, model = found
         resident.generate(url, model, messages, config, as_json=as_json, stats=stats,

@@ -108,6 +108,9 @@ def serve(
     keys = None if open_mode else KeyStore.default()
     # The model loads now, not at the first request: a wrong --model fails before serving.
     with open_engine(load, store=store_path) as engine:
+        # the embedder too (a read-only search loads it): the first resident `memory add` or
+        # search is then as quick as the next
+        engine.store.search(namespace, "warm-up", k=1)
         app = create_app(
             engine,
             open_mode=open_mode,
