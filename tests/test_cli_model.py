@@ -153,3 +153,14 @@ def test_not_a_number_is_refused(tiny_model_dir: Path) -> None:
             cli, ["generate", "hi", "--model", str(tiny_model_dir), option, "nan"]
         )
         assert result.exit_code in (1, 2) and "Traceback" not in result.output, option
+
+
+def test_shell_completion_as_documented() -> None:
+    """The README's completion line: click's own completion, on the `mindpilot` command."""
+    script = CliRunner().invoke(cli, [], prog_name="mindpilot",
+                                env={"_MINDPILOT_COMPLETE": "bash_source"})  # fmt: skip
+    assert "complete -o nosort -F _mindpilot_completion mindpilot" in script.output
+    env = {"_MINDPILOT_COMPLETE": "bash_complete", "COMP_WORDS": "mindpilot memory se",
+           "COMP_CWORD": "2"}  # fmt: skip
+    completed = CliRunner().invoke(cli, [], prog_name="mindpilot", env=env)
+    assert completed.output.split() == ["plain,search"]

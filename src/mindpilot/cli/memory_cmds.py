@@ -84,6 +84,17 @@ def when(at: float) -> str:
     return datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M")
 
 
+def show_fields(title: str, fields: Sequence[tuple[str, object]]) -> None:
+    """A two-column table of one item's fields; times (`..._at`, Unix seconds) as local dates
+    (--json keeps the numbers)."""
+    rows = [
+        (k, f"{datetime.fromtimestamp(v):%Y-%m-%d %H:%M:%S}"
+            if k.endswith("_at") and isinstance(v, int | float) else v)
+        for k, v in fields
+    ]  # fmt: skip
+    table(title, ("field", "value"), rows)
+
+
 def summary(record: Record) -> str:
     if isinstance(record, Knowledge):
         return record.text
@@ -387,7 +398,7 @@ def show_cmd(record_id: str, namespace: str, store_path: Path | None, as_json: b
     if as_json:
         emit_json(record.to_dict())
         return
-    table(record.id, ("field", "value"), [(k, v) for k, v in record.to_dict().items()])
+    show_fields(record.id, list(record.to_dict().items()))
 
 
 @memory.command("history")

@@ -186,11 +186,15 @@ def keys_list(as_json: bool) -> None:
 
 @keys.command("revoke")
 @click.argument("key_id")
-def keys_revoke(key_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def keys_revoke(key_id: str, as_json: bool) -> None:
     """Revoke the key KEY_ID (see `mindpilot keys list`); it stops working at once."""
     from mindpilot.server.keys import KeyStore
 
     key = KeyStore.default().revoke(key_id)
+    if as_json:
+        click.echo(json.dumps({"id": key.id, "namespace": key.namespace, "active": key.active}))
+        return
     click.echo(f"revoked {key.id} (namespace {key.namespace!r})")
 
 
