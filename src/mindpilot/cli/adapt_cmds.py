@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from mindpilot.cli.memory_cmds import emit_json, opened, store_options, table, when
+from mindpilot.cli.memory_cmds import emit_json, opened, show_fields, store_options, table, when
 from mindpilot.cli.model_cmds import model_options, open_engine
 from mindpilot.cli.options import namespace_option, store_option
 
@@ -174,7 +174,7 @@ def adapters_show(adapter_id: str, namespace: str, store_path: Path | None, as_j
         emit_json(data)
         return
     data["records"] = f"{len(manifest.records)} experiences"
-    table(f"adapter {manifest.id}", ("field", "value"), list(data.items()))
+    show_fields(f"adapter {manifest.id}", list(data.items()))
 
 
 @adapters.command("activate")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,33 +12,45 @@ import click
 
 from mindpilot import config
 from mindpilot.cli.memory_cmds import used_lines
-from mindpilot.cli.model_cmds import model_options, open_engine
+from mindpilot.cli.model_cmds import model_options, open_engine, response_dict
 from mindpilot.cli.options import namespace_option, store_option
 from mindpilot.errors import MindpilotError, ValidationError
-from mindpilot.monitor.audit import AuditLog
 from mindpilot.types import GenerationConfig, Response
 
 if TYPE_CHECKING:  # the chat application imports the engine (torch): loaded when a chat starts
     from mindpilot.applications.chat import Chat, ChatSession, Sessions
+    from mindpilot.monitor.audit import AuditLog
 
 HELP = "commands: /good [note], /bad [note], /sources, /new, /quit (or end of input)"
 
 
 class Conversation:
-    """The read-answer loop: plain lines are questions, lines starting with / are commands."""
+    """The read-answer loop: plain lines are questions, lines starting with / are commands.
 
-    def __init__(self, chat: Chat, audit: AuditLog, session: ChatSession, gen: GenerationConfig):
+    `as_json`: JSON Lines on stdout instead of a dialogue, one object per event (the session,
+    each answer with its provenance, feedback, sources); messages go to stderr."""
+
+    def __init__(
+        self, chat: Chat, audit: AuditLog, session: ChatSession, gen: GenerationConfig,
+        as_json: bool = False,
+    ) -> None:  # fmt: skip
         self.chat, self.audit, self.session, self.gen = chat, audit, session, gen
+        self.as_json = as_json
         self.last: Response | None = None
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        click.echo(json.dumps(event, ensure_ascii=False))
 
     def run(self) -> None:
         self._announce()
-        click.echo(HELP)
+        click.echo(HELP, err=self.as_json)
         while True:
-            click.echo("you> ", nl=False)
+            if not self.as_json:
+                click.echo("you> ", nl=False)
             line = sys.stdin.readline()
             if not line:  # end of input
-                click.echo()
+                if not self.as_json:
+                    click.echo()
                 return
             text = line.strip()
             if not text:
@@ -55,10 +69,16 @@ class Conversation:
                     click.echo(f"  fix: {err.hint}", err=True)
 
     def answer(self, text: str) -> None:
-        click.echo("bot> ", nl=False)
         stream = self.chat.stream(
             self.session.id, text, namespace=self.session.namespace, config=self.gen
         )
+        if self.as_json:
+            for _ in stream:
+                pass
+            self.last = stream.finish()
+            self._emit({"session": self.session.id, **response_dict(self.last)})
+            return
+        click.echo("bot> ", nl=False)
         for piece in stream:
             click.echo(piece, nl=False)
         click.echo()
@@ -78,12 +98,17 @@ class Conversation:
             self.last = None
             self._announce()
         else:
-            click.echo(f"unknown command {name}; {HELP}")
+            click.echo(f"unknown command {name}; {HELP}", err=self.as_json)
         return True
 
     def _announce(self) -> None:
-        task = f"task {self.session.task}" if self.session.task else "no task"
-        click.echo(f"session {self.session.id} ({task}, namespace {self.session.namespace})")
+        session = self.session
+        if self.as_json:
+            self._emit({"session": session.id, "task": session.task,
+                        "namespace": session.namespace})  # fmt: skip
+            return
+        task = f"task {session.task}" if session.task else "no task"
+        click.echo(f"session {session.id} ({task}, namespace {session.namespace})")
 
     def _feedback(self, good: bool, note: str) -> None:
         if self.last is None or self.last.audit_id is None:
@@ -91,11 +116,17 @@ class Conversation:
         experience = self.audit.feedback(
             self.session.namespace, self.last.audit_id, good, note, actor="chat"
         )
+        if self.as_json:
+            self._emit({"feedback": "good" if good else "bad", "experience": experience.id})
+            return
         click.echo(f"thanks: saved as experience {experience.id}")
 
     def _sources(self) -> None:
         if self.last is None:
             raise ValidationError("there is no answer yet", hint="ask something first")
+        if self.as_json:
+            self._emit({"sources": [dataclasses.asdict(u) for u in self.last.used]})
+            return
         lines = used_lines(self.audit.store, self.session.namespace, self.last.used)
         for line in lines or ["no Mental Process records were used"]:
             click.echo(line)
@@ -123,6 +154,10 @@ def _resumed(
 @store_option
 @click.option("--max-tokens", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--temperature", "-t", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option(
+    "--json", "as_json", is_flag=True,
+    help="JSON Lines for scripts: one object per event (session, answer, feedback, sources).",
+)  # fmt: skip
 @model_options
 def chat(
     task: str | None,
@@ -131,6 +166,7 @@ def chat(
     store_path: Path | None,
     max_tokens: int,
     temperature: float,
+    as_json: bool,
     **load: Any,
 ) -> None:
     """Chat in the terminal; the conversation is saved as a session (its id is printed first).
@@ -147,7 +183,7 @@ def chat(
     ):
         session = _resumed(sessions, namespace, session_id, task)
         session = session or sessions.create(namespace, task)
-        Conversation(Chat(engine, sessions), engine.audit, session, gen).run()
+        Conversation(Chat(engine, sessions), engine.audit, session, gen, as_json).run()
 
 
 COMMANDS: list[click.Command] = [chat]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,12 +18,16 @@ from mindpilot.cli.memory_cmds import (
     used_lines,
     when,
 )
-from mindpilot.monitor.audit import AuditEntry, AuditLog
+
+if TYPE_CHECKING:
+    from mindpilot.monitor.audit import AuditEntry, AuditLog
 
 
 @contextmanager
 def opened_log(store_path: Path | None) -> Iterator[AuditLog]:
     """The store's audit log (its `.store` is the store), both closed afterwards."""
+    from mindpilot.monitor.audit import AuditLog
+
     with opened(store_path) as store, AuditLog(store) as audit:
         yield audit
 

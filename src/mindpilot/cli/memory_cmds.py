@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 import click
 
@@ -16,6 +17,7 @@ from mindpilot.cli.options import namespace_option, store_option
 from mindpilot.errors import NotFoundError, ValidationError
 from mindpilot.mental_process.records import (
     KINDS,
+    SEARCH_MODES,
     Change,
     Emotion,
     Experience,
@@ -23,8 +25,10 @@ from mindpilot.mental_process.records import (
     Knowledge,
     Record,
 )
-from mindpilot.mental_process.store import SEARCH_MODES, Store, open_store
-from mindpilot.types import UsedRecord
+
+if TYPE_CHECKING:  # the store (and numpy) load when a command opens it, not for a resident call
+    from mindpilot.mental_process.store import Store
+    from mindpilot.types import UsedRecord
 
 SNIPPET_CHARS = 90
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,6 +46,8 @@ def store_options(command: F) -> F:
 @contextmanager
 def opened(store_path: Path | None) -> Iterator[Store]:
     """The store (embedder: $MINDPILOT_EMBEDDER, default minilm), closed afterwards."""
+    from mindpilot.mental_process.store import open_store
+
     with open_store(store_path) as store:
         yield store
 
@@ -76,6 +82,17 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) 
 
 def when(at: float) -> str:
     return datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M")
+
+
+def show_fields(title: str, fields: Sequence[tuple[str, object]]) -> None:
+    """A two-column table of one item's fields; times (`..._at`, Unix seconds) as local dates
+    (--json keeps the numbers)."""
+    rows = [
+        (k, f"{datetime.fromtimestamp(v):%Y-%m-%d %H:%M:%S}"
+            if k.endswith("_at") and isinstance(v, int | float) else v)
+        for k, v in fields
+    ]  # fmt: skip
+    table(title, ("field", "value"), rows)
 
 
 def summary(record: Record) -> str:
@@ -198,15 +215,42 @@ def add_cmd(
             namespace=namespace, task=task or "", situation=text, response=response, score=score,
             note=note,
         )  # fmt: skip
-    with opened(store_path) as store:
-        if supersedes:
-            stored = store.supersede(namespace, supersedes, record, actor="cli")
-        else:
-            stored = store.add(record, actor="cli")
+    stored = _add_through_server(record, supersedes, store_path)
+    if stored is None:
+        with opened(store_path) as store:
+            if supersedes:
+                stored = store.supersede(namespace, supersedes, record, actor="cli")
+            else:
+                stored = store.add(record, actor="cli")
     if as_json:
         emit_json(stored.to_dict())
     else:
         click.echo(stored.id if quiet else f"added {stored.id}")
+
+
+def _add_through_server(record: Record, supersedes: str | None, store_path: Path | None) -> Any:
+    """The stored record, added by a resident server on this store (its embedder is loaded
+    already), or None when there is none: the caller adds it in-process."""
+    from mindpilot.cli import resident
+    from mindpilot.mental_process.records import record_from_dict
+
+    url = resident.memory_server(record.namespace, store_path)
+    if url is None:
+        return None
+    body = {k: v for k, v in record.to_dict().items() if k in _WIRE_FIELDS[record.kind]}
+    if supersedes:  # the new record is knowledge, which the route says itself
+        path = f"/v1/memory/records/{quote(supersedes, safe='')}/supersede"
+        body.pop("kind")
+        return record_from_dict(resident.call(url, "POST", path, body))
+    return record_from_dict(resident.call(url, "POST", "/v1/memory/records", body))
+
+
+# What the HTTP API takes for each kind (the server assigns ids, versions and times).
+_WIRE_FIELDS = {
+    "knowledge": {"kind", "domain", "text", "source", "tags"},
+    "emotion": {"kind", "task", "state", "guidance", "intensity"},
+    "experience": {"kind", "task", "situation", "response", "score", "note"},
+}
 
 
 @memory.command("ingest")
@@ -292,12 +336,17 @@ def search_cmd(
 ) -> None:  # fmt: skip
     """Search current records by keywords and meaning. `similarity` is the cosine between
     query and record (-1..1); `score` only orders the hits."""
-    with opened(store_path) as store:
-        require_namespace(store, namespace)
-        hits = store.search(
-            namespace, query, kinds=kinds or KINDS, domains=domains or None, tasks=tasks or None,
-            tags=tags, k=k, mode=mode,
-        )  # fmt: skip
+    hits = _search_through_server(
+        query, namespace, store_path, kinds=list(kinds) or None, domains=list(domains) or None,
+        tasks=list(tasks) or None, tags=list(tags), top_k=k, mode=mode,
+    )  # fmt: skip
+    if hits is None:
+        with opened(store_path) as store:
+            require_namespace(store, namespace)
+            hits = store.search(
+                namespace, query, kinds=kinds or KINDS, domains=domains or None,
+                tasks=tasks or None, tags=tags, k=k, mode=mode,
+            )  # fmt: skip
     if as_json:
         emit_json([_hit_dict(h) for h in hits])
         return
@@ -311,6 +360,24 @@ def search_cmd(
         ("id", "kind", "domain/task", "text", "sim", "score"),
         rows,
     )
+
+
+def _search_through_server(
+    query: str, namespace: str, store_path: Path | None, **body: Any
+) -> list[Hit] | None:
+    """The hits of a resident server on this store (its embedder is loaded already), or None
+    when there is none: the caller searches in-process."""
+    from mindpilot.cli import resident
+    from mindpilot.mental_process.records import record_from_dict
+
+    url = resident.memory_server(namespace, store_path)
+    if url is None:
+        return None
+    found = resident.call(url, "POST", "/v1/memory/search", {"query": query, **body})
+    return [
+        Hit(record=record_from_dict(h.pop("record")), **h)  # type: ignore[arg-type]
+        for h in found["data"]
+    ]
 
 
 def _hit_dict(hit: Hit) -> dict[str, Any]:
@@ -331,7 +398,7 @@ def show_cmd(record_id: str, namespace: str, store_path: Path | None, as_json: b
     if as_json:
         emit_json(record.to_dict())
         return
-    table(record.id, ("field", "value"), [(k, v) for k, v in record.to_dict().items()])
+    show_fields(record.id, list(record.to_dict().items()))
 
 
 @memory.command("history")

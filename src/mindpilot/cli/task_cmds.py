@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from mindpilot.cli.memory_cmds import emit_json, opened, store_options, table, when
+from mindpilot.cli.memory_cmds import emit_json, opened, show_fields, store_options, table, when
 from mindpilot.errors import ConflictError
 from mindpilot.mental_process.records import (
     ANSWER_MODES,
@@ -79,7 +79,7 @@ def _show(profile: TaskProfile, as_json: bool) -> None:
     rows = [(k, v) for k, v in profile.to_dict().items() if k not in nested]
     rows += [(f"retrieval.{k}", v) for k, v in dataclasses.asdict(profile.retrieval).items()]
     rows += [(f"answer.{k}", v) for k, v in dataclasses.asdict(profile.answer).items()]
-    table(f"task {profile.name}", ("field", "value"), rows)
+    show_fields(f"task {profile.name}", rows)
 
 
 @click.group("task")

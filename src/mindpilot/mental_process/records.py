@@ -245,6 +245,9 @@ UPDATABLE: dict[str, frozenset[str]] = {
 # Far past any use (a prompt holds a few thousand tokens), low enough that no search breaks;
 # the one bound on hits per search and records per task setting, for every shell.
 MAX_TOP_K = 1000
+# How a search ranks: keywords and meaning fused, or either alone (`Store.search`).
+SearchMode = Literal["hybrid", "keyword", "vector"]
+SEARCH_MODES: tuple[str, ...] = ("hybrid", "keyword", "vector")
 MAX_BUDGET_TOKENS = 1_000_000
 
 

@@ -12,7 +12,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
@@ -20,22 +20,24 @@ from mindpilot import config
 from mindpilot.errors import ValidationError
 from mindpilot.mental_process.records import (
     KINDS,
+    SEARCH_MODES,
     Change,
     Emotion,
     Hit,
     Kind,
     Record,
+    SearchMode,
     TaskProfile,
     check_namespace,
     record_from_dict,
 )
 from mindpilot.plugins import STORES
 
+__all__ = ["SEARCH_MODES", "SearchMode", "Store", "open_store"]  # the modes: records.py
+
 if TYPE_CHECKING:
     from mindpilot.mental_process.embed import Embedder
 
-SearchMode = Literal["hybrid", "keyword", "vector"]
-SEARCH_MODES: tuple[str, ...] = ("hybrid", "keyword", "vector")
 DEFAULT_MAX_RECORD_CHARS = 100_000
 
 

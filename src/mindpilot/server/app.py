@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
+from mindpilot import config
 from mindpilot.errors import ConfigError
 from mindpilot.server import adapter_routes, errors, memory_routes, openai_routes
 from mindpilot.server.deps import ServerState, get_state
@@ -25,6 +26,10 @@ DEFAULT_QUEUE = 16
 class Health(BaseModel):
     status: str
     queue: QueueStats  # generations running and waiting, and counts since the start
+    # Which question the CLI's resident calls would reach: the store (`config.store_id` of its
+    # file; None for a store that is not a file) and open mode's namespace (None with keys).
+    store: str | None = None
+    namespace: str | None = None
 
 
 def create_app(
@@ -74,7 +79,13 @@ def create_app(
     @app.get("/health", response_model=Health)
     def health(request: Request) -> Health:
         """The server answers; the generation queue's state."""
-        return Health(status="ok", queue=get_state(request).queue.stats())
+        state = get_state(request)
+        path = state.store.sqlite_path
+        return Health(
+            status="ok", queue=state.queue.stats(),
+            store=None if path is None else config.store_id(path),
+            namespace=state.open_namespace if state.open_mode else None,
+        )  # fmt: skip
 
     return app
 

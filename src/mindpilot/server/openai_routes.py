@@ -78,7 +78,11 @@ async def chat_completions(
     """Chat with a task (or the bare base model), OpenAI-style; `stream: true` for SSE.
     The extra field `mindpilot` gives the provenance: the Mental Process records used."""
     if body.n != 1:
-        raise ConfigError(f"n={body.n}: mindpilot returns one choice", hint="send n=1 or omit n")
+        raise ConfigError(  # one decode per request: batching n would fork the decode hooks
+            f"n={body.n}: mindpilot returns one choice",
+            hint="send n=1 or omit n; for several answers, send the request again with "
+            "temperature > 0 and another seed",
+        )
     config = _generation_config(body)
     told = tools.instruction(body) + _format_instruction(body)
     messages = told + [m.as_message() for m in body.messages]
