@@ -14,6 +14,7 @@ from typing import Any
 from mindpilot.bench import (
     adapter_curve,
     adapter_qa,
+    cli_latency,
     injection,
     model_speed,
     plots,
@@ -38,6 +39,7 @@ SECTIONS: tuple[tuple[ModuleType, str | None, Plot | None, str], ...] = (
      "Median wall time per request, split into retrieval, prompt processing and decoding; "
      "baseline: the bare model on the same questions in the same run."),
     (server_speed, None, None, ""),
+    (cli_latency, None, None, ""),
     (qa, "qa_conditions.png", plots.qa_conditions,
      "NarrativeQA exact match / token F1 / answer contains a reference per condition (closed-"
      "book baseline, the Mental Process as composed today, each method added, gold passage "
@@ -122,6 +124,8 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
             f"the fact {mem['answers_with_the_fact']}/{s['requests']} vs "
             f"{bare['answers_with_the_fact']}/{s['requests']} bare."
         )
+    if s := results.get("cli_latency"):
+        out.append(cli_latency.headline(s))
     if s := results.get("qa"):
         out.append(qa.headline(s))
     if s := results.get("sentiment_curve"):

@@ -20,6 +20,7 @@ from typing import Any
 
 from mindpilot.bench import (
     adapter_curve,
+    cli_latency,
     injection,
     model_speed,
     qa,
@@ -32,7 +33,14 @@ from mindpilot.bench import (
 from mindpilot.bench.common import add_out_option, default_out_dir, write_results
 
 GROUPS: dict[str, tuple[ModuleType, ...]] = {
-    "speed": (search_speed, store_speed, model_speed, self_taking_cost, server_speed),
+    "speed": (
+        search_speed,
+        store_speed,
+        model_speed,
+        self_taking_cost,
+        server_speed,
+        cli_latency,
+    ),
     "quality": (qa, sentiment_curve, adapter_curve),
     "safety": (injection,),
 }
