@@ -28,7 +28,9 @@ at about the plain answer's wall time (median ratio 0.94; 16 windows, ~105 spans
 On `mindpilot bench qa` (30 NarrativeQA questions, 40 knowledge conflicts; spans recorded once,
 the choice replayed), the answer kinds and the nearness of the question's words took the
 conflicts' follows-the-passage rate from 0.175 to 0.35 and NarrativeQA token F1 from 0.19 to
-0.24 (exact match 0.03 to 0.10).
+0.24 (exact match 0.03 to 0.10). Adding beta times the span's gain over the same prompt without
+the reference (pointwise mutual information, the extractive analogue of context-aware decoding)
+was measured too and rejected: conflict exact match 0.30 -> 0.10-0.18 at beta 0.25-2, F1 down.
 """
 
 from __future__ import annotations
