@@ -186,6 +186,18 @@ class VectorIndex:
                 return self._exact(q, k, rows)
             return self._ann_search(q, k, rows)
 
+    def admits(self, ids: Ids, where: RowFilter | None = None) -> np.ndarray:
+        """Which ids are in the index and pass `where`: (len(ids),) bool, in the order given.
+        (The store filters keyword matches with it: no SQL join per match.)"""
+        ids_arr = self._check_ids(ids)
+        with self._lock:
+            get = self._row.get
+            rows = np.fromiter((get(i, -1) for i in ids_arr.tolist()), np.int64, len(ids_arr))
+            ok = rows >= 0
+            if where is not None and ok.any():
+                ok[ok] = np.asarray(where(self._attrs[rows[ok]]), dtype=bool)
+            return ok
+
     def similarity(self, query: np.ndarray, ids: Ids) -> np.ndarray:
         """Cosine of the query with each given id, in the order given: (len(ids),) float32."""
         q = self._check_query(query)

@@ -17,6 +17,7 @@ import numpy as np
 from mindpilot.errors import ConfigError, ConflictError, PayloadTooLargeError
 from mindpilot.mental_process.records import Record
 from mindpilot.mental_process.sqlite.filters import NameCodes
+from mindpilot.mental_process.sqlite.keyword_search import WordCounts
 from mindpilot.mental_process.sqlite.schema import migrated, open_sqlite
 from mindpilot.mental_process.store import DEFAULT_MAX_RECORD_CHARS, Store, resolve_embedder
 
@@ -66,6 +67,7 @@ class SQLiteBase(Store):
         self._lock = threading.RLock()
         self._indexes: dict[str, tuple[int, VectorIndex]] = {}  # namespace -> (generation, index)
         self._names = NameCodes()  # domain/task codes in the indexes' row attributes
+        self._counts = WordCounts()  # records per keyword, for the common-word test
         self._conn = open_sqlite(self.path, busy_timeout_s=busy_timeout_s)
         migrated(self._conn, self.path)
 
