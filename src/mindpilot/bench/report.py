@@ -87,11 +87,14 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
     out = []
     if s := results.get("search_speed"):
         big = s["search"][-1]
-        embed = s["embedding"]["query_uncached_ms"]["p50"]
+        e = s["embedding"]
+        embed = e["query_uncached_ms"]["p50"]
+        torch = e.get("torch_baseline", {}).get("query_uncached_ms", {}).get("p50")
+        vs = "" if torch is None else f" ({e['runtime']}; {torch:.1f} ms in torch, same run)"
         out.append(
             f"Vector search at {big['size']:,} records: p50 {big['ann_ms']['p50']:.2f} ms "
             f"(HNSW) vs {big['exact_ms']['p50']:.2f} ms exact scan, recall@10 "
-            f"{big['recall_at_10']:.3f}; an uncached query embedding adds {embed:.1f} ms."
+            f"{big['recall_at_10']:.3f}; an uncached query embedding adds {embed:.1f} ms{vs}."
         )
     if s := results.get("store_speed"):
         big = s["sizes"][-1]
