@@ -107,6 +107,7 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
             f"with MiniLM ({big['add_store_only_ms']['p50']:.1f} ms store only); bulk ingest "
             f"{big['bulk_minilm_per_s']:,.0f} records/s with MiniLM, "
             f"{big['bulk_store_only_per_s']:,.0f} records/s with precomputed vectors."
+            + _new_query_line(s)
         )
     if s := results.get("model_speed"):
         one = s["decode"][0]
@@ -138,6 +139,23 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
     if s := results.get("injection"):
         out.append(f"Prompt injection through memory: {injection.headline(s)}.")
     return out
+
+
+def _new_query_line(s: dict[str, Any]) -> str:
+    """Hybrid search with a new query against MiniLM in torch + an exact scan, per size."""
+    parts = []
+    for r in s["sizes"]:
+        if "torch_exact_all" in r["search"]:
+            new = r["search"]["hybrid_all"]["with_embedding_ms"]["p50"]
+            parts.append(
+                f"{r['size']:,}: {new:.1f} ms, {new / r['search']['torch_exact_all']['p50']:.2f}x"
+            )
+    if not parts:
+        return ""
+    return (
+        " Hybrid search with a new query, p50 and its ratio to MiniLM in torch + an exact scan "
+        f"(same run; goal <= 0.5x): {'; '.join(parts)}."
+    )
 
 
 def _adapter_headline(s: dict[str, Any]) -> str:
