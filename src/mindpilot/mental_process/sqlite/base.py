@@ -17,6 +17,8 @@ import numpy as np
 from mindpilot.errors import ConfigError, ConflictError, PayloadTooLargeError
 from mindpilot.mental_process.records import Record
 from mindpilot.mental_process.sqlite.filters import NameCodes
+from mindpilot.mental_process.sqlite.graphs import GraphCache
+from mindpilot.mental_process.sqlite.keyword_search import WordCounts
 from mindpilot.mental_process.sqlite.schema import migrated, open_sqlite
 from mindpilot.mental_process.store import DEFAULT_MAX_RECORD_CHARS, Store, resolve_embedder
 
@@ -49,7 +51,7 @@ class SQLiteBase(Store):
         embedder: Embedder | str | None = None,
         max_record_chars: int = DEFAULT_MAX_RECORD_CHARS,
         busy_timeout_s: float = 30.0,
-        ann_threshold: int = 20_000,
+        ann_threshold: int = 5_000,
     ) -> None:
         self.path = Path(path).expanduser()
         try:
@@ -66,6 +68,8 @@ class SQLiteBase(Store):
         self._lock = threading.RLock()
         self._indexes: dict[str, tuple[int, VectorIndex]] = {}  # namespace -> (generation, index)
         self._names = NameCodes()  # domain/task codes in the indexes' row attributes
+        self._counts = WordCounts()  # records per keyword, for the common-word test
+        self._graphs = GraphCache(self.path)  # HNSW graphs saved for the next process
         self._conn = open_sqlite(self.path, busy_timeout_s=busy_timeout_s)
         migrated(self._conn, self.path)
 

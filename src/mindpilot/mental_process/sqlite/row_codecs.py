@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,14 @@ def to_json(item: Record | TaskProfile | None) -> str | None:
 
 def from_json(text: str | None) -> Any:
     return None if text is None else record_from_dict(json.loads(text))
+
+
+@lru_cache(maxsize=4096)
+def record_from_body(body: str) -> Any:
+    """`from_json` for search hits, memoised on the row's JSON text: rebuilding and validating
+    a record took ~65 us, two thirds of a 10k-record search's hydration. Safe to share:
+    records are frozen and hold only immutable values; a changed row has a different text."""
+    return from_json(body)
 
 
 CHANGE_COLUMNS = "seq, namespace, record_id, kind, op, actor, at, batch, before, after, undone"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
@@ -11,8 +12,11 @@ from mindpilot.errors import ValidationError
 from mindpilot.mental_process.records import KINDS, Hit, Kind
 from mindpilot.mental_process.sqlite.filters import filters, row_filter
 from mindpilot.mental_process.sqlite.fusion import fuse
-from mindpilot.mental_process.sqlite.keyword_search import keyword_ranking
-from mindpilot.mental_process.sqlite.row_codecs import from_json
+from mindpilot.mental_process.sqlite.keyword_search import (
+    keyword_ranking,
+    keyword_ranking_admitted,
+)
+from mindpilot.mental_process.sqlite.row_codecs import record_from_body
 from mindpilot.mental_process.sqlite.vectors import VectorCache
 from mindpilot.mental_process.store import SEARCH_MODES, SearchMode
 
@@ -54,19 +58,21 @@ class SearchMethods(VectorCache):
         scoped = set(kinds) != set(KINDS) or domains is not None or tasks is not None
         with self._read() as conn:
             index = self._index(namespace)
+            keep = row_filter(self._names, kinds, domains, tasks) if scoped else None
             by_vector: builtins.list[tuple[int, float]] = []
             by_keyword: builtins.list[tuple[int, float]] = []
             if mode != "keyword":
-                allowed, keep = None, None
+                allowed = None
                 if in_sql:
                     rows = conn.execute(f"SELECT seq FROM records r WHERE {where}", params)
                     allowed = np.fromiter((r[0] for r in rows), dtype=np.int64)
-                elif scoped:
-                    keep = row_filter(self._names, kinds, domains, tasks)
-                by_vector = index.search(qvec, depth, allowed, where=keep)
-            if mode != "vector":
-                by_keyword = keyword_ranking(
-                    conn, query, where, params, depth, selective=in_sql or scoped
+                by_vector = index.search(qvec, depth, allowed, where=None if in_sql else keep)
+            if mode != "vector" and in_sql:  # tags or dates: SQL tests them
+                by_keyword = keyword_ranking(conn, query, where, params, depth, selective=True)
+            elif mode != "vector":  # namespace, current, kinds/domains/tasks: the index knows
+                admit = partial(index.admits, where=keep)
+                by_keyword = keyword_ranking_admitted(
+                    conn, query, depth, admit, self._counts, selective=scoped
                 )
             ranked = fuse(by_vector, by_keyword, mode, k)
             if not ranked:
@@ -81,7 +87,7 @@ class SearchMethods(VectorCache):
         kw = {seq: (i, s) for i, (seq, s) in enumerate(by_keyword, start=1)}
         return [
             Hit(
-                record=from_json(bodies[seq]),
+                record=record_from_body(bodies[seq]),
                 score=score if mode != "vector" else float(similarity[i]),
                 similarity=float(similarity[i]),
                 keyword_score=kw[seq][1] if seq in kw else None,

@@ -60,12 +60,16 @@ class VectorCache(SQLiteBase):
         index = VectorIndex(dim, ann_threshold=self._ann_threshold, attributes=ATTRIBUTES)
         rows = self._conn.execute(
             "SELECT seq, embedding, kind, domain, task FROM records"
-            " WHERE namespace = ? AND superseded_by IS NULL",
+            " WHERE namespace = ? AND superseded_by IS NULL ORDER BY seq",
             (namespace,),
         ).fetchall()
         if rows:
-            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            blob = b"".join(r[1] for r in rows)
+            matrix = np.frombuffer(blob, dtype=np.float32)
+            seqs = np.fromiter((r[0] for r in rows), np.int64, len(rows))
             attrs = np.array([self._names.attributes(*r[2:]) for r in rows], dtype=np.int64)
-            index.add([r[0] for r in rows], matrix.reshape(len(rows), dim), attrs)
+            index.add(seqs, matrix.reshape(len(rows), dim), attrs)
+            if index.uses_ann:  # rows 0..n-1 in seq order: a saved graph fits them
+                self._graphs.attach_or_build(namespace, index, seqs, blob)
         self._indexes[namespace] = (generation, index)
         return index
