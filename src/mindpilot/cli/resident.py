@@ -38,7 +38,10 @@ from mindpilot.errors import (
 )
 from mindpilot.types import GenerationConfig, Message
 
-PROBE_S = 0.3  # a local server answers /health in milliseconds; nothing listening fails at once
+# Nothing listening fails at once (connection refused), whatever this is. A local server answers
+# /health in milliseconds when idle, but in seconds on a machine busy with other work (0.3 s sent
+# the CLI in-process on a loaded 2-core machine); only a hung server costs the whole wait.
+PROBE_S = 3.0
 
 
 def _server_url() -> str | None:
