@@ -84,6 +84,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     return {
         "machine": machine(),
         "model": MODEL,
+        "quick": quick,
         "detection": detection(quick),
         **probes_and_effect(quick),
     }
@@ -237,7 +238,8 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         f"Machine: {results['machine']}; model {results['model']}.",
         "",
-        f"**Cost**: one full `mindpilot monitor run --task {TASK}` took {results['run_s']:.0f} s "
+        f"**Cost**: one `mindpilot monitor run --task {TASK}"
+        f"{' --quick' if results.get('quick') else ''}` took {results['run_s']:.0f} s "
         "(model loaded on first use, included).",
         "",
         "### Data audit detection",
