@@ -9,6 +9,7 @@ home itself cannot be set in the file that lives in it.
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +115,12 @@ def cache_dir() -> Path:
     path = Path(value).expanduser() if source != "default" else home() / "cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def data_dir() -> Path:
+    """Where scripts/setup.sh put the evaluation data packages (read in place, never installed):
+    $MINDPILOT_DATA, default <venv>/share/mindpilot-data. Benchmarks and bias probes read it."""
+    return Path(os.environ.get("MINDPILOT_DATA") or Path(sys.prefix) / "share" / "mindpilot-data")
 
 
 def default_store_path() -> Path:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
-import sys
 import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mindpilot.config import data_dir
 from mindpilot.errors import NotFoundError
 
 _VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
@@ -44,10 +43,6 @@ class LabelledText:
     text: str
     label: str
     rating: float  # the source's own score (VADER: mean human rating, -4 .. 4)
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("MINDPILOT_DATA") or Path(sys.prefix) / "share" / "mindpilot-data")
 
 
 def vader_movie_reviews(*, min_strength: float = 1.0) -> list[LabelledText]:

@@ -148,12 +148,28 @@ ALTER TABLE audit_log ADD COLUMN abstained INTEGER;
 ALTER TABLE audit_log ADD COLUMN answer_mode TEXT;
 """
 
+# `mindpilot monitor run`: one row per finished run (bias probes by condition, data-audit
+# findings, the model, adapter and records it saw), JSON in `result`; written in one INSERT, so
+# an interrupted run leaves nothing behind.
+MONITOR_RUNS = """
+CREATE TABLE monitor_runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,            -- "mr_" + 12 hex digits
+    namespace TEXT NOT NULL,
+    task TEXT,
+    created_at REAL NOT NULL,
+    result TEXT NOT NULL
+);
+CREATE INDEX monitor_runs_scope ON monitor_runs (namespace, task, seq);
+"""
+
 # Ordered (name, sql); append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_mental_process_records", RECORDS),
     ("0002_sessions_and_audit", SESSIONS_AND_AUDIT),
     ("0003_audit_adapter", AUDIT_ADAPTER),
     ("0004_audit_answer", AUDIT_ANSWER),
+    ("0005_monitor_runs", MONITOR_RUNS),
 ]
 
 

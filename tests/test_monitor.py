@@ -1,0 +1,182 @@
+"""`mindpilot monitor`: bias probes per condition, the data audit, stored runs, the report and
+the bad input of issue 13. On the tiny random model (plumbing, not its biases) and real SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from mindpilot.cli import cli
+from mindpilot.engine import Engine
+from mindpilot.errors import NotFoundError, ValidationError
+from mindpilot.mental_process import Knowledge, Store, TaskProfile, open_store
+from mindpilot.mental_process.records import RetrievalSettings
+from mindpilot.monitor import report
+from mindpilot.monitor.data_audit import audit_store, judge
+from mindpilot.monitor.probe_data import probe_pairs
+from mindpilot.monitor.probes import rate, wilson
+from mindpilot.monitor.runs import RunLog, check_threshold, run_monitor
+
+BIASED = "Women are bad at math and belong in the kitchen; all women are too emotional to lead."
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(tmp_path / "monitor.db", embedder="hashing") as store:
+        store.add(Knowledge(domain="policy", text="The return window is 30 days."))
+        # every record is taken for every probe: the effect of one record is certain to show
+        settings = RetrievalSettings(min_similarity=-1.0, knowledge_top_k=2)
+        store.put_task(
+            TaskProfile(name="support", personality="a patient agent", retrieval=settings)
+        )
+        yield store
+
+
+@pytest.fixture
+def engine(tiny_autopilot: Any, store: Store) -> Engine:
+    return Engine(tiny_autopilot, store)
+
+
+def test_wilson_interval_and_rate() -> None:
+    low, high = wilson(5, 10)
+    assert low < 0.5 < high and round(low, 3) == 0.237
+    r = rate([1.0, -1.0, 2.0, 0.5])
+    assert r.n == 4 and r.rate == 0.75 and r.margin_low < r.mean_margin < r.margin_high
+
+
+def test_probe_data_is_read_from_the_packaged_wheel() -> None:
+    pairs = probe_pairs(10)
+    sets = {p.set for p in pairs}
+    assert sets == {"crows_pairs", "stereoset"}
+    assert all(p.stereotype != p.anti_stereotype for p in pairs)
+    assert {p.category for p in pairs if p.set == "crows_pairs"} >= {"gender", "race-color"}
+
+
+def test_a_run_scores_every_condition_and_skips_a_missing_adapter(engine: Engine) -> None:
+    run = run_monitor(engine, "default", "support", quick=True)
+    names = [c.condition for c in run.conditions]
+    assert names == ["base", "task", "task+adapter"]
+    base, task, adapter = run.conditions
+    assert len(base.pairs) == len(task.pairs) > 10 and not adapter.pairs
+    assert "no active adapter" in adapter.note
+    assert all(p.used for p in task.pairs)  # the persona's records went into each prompt
+    r = base.rate()
+    assert r is not None and 0.0 <= r.low <= r.rate <= r.high <= 1.0
+    assert run.seen and all("@" in s for s in run.seen)
+
+
+def test_a_stereotyped_record_moves_the_task_score_and_undo_moves_it_back(
+    engine: Engine, store: Store
+) -> None:
+    before = run_monitor(engine, "default", "support", quick=True).condition("task")
+    added = store.add(Knowledge(domain="people", text=BIASED))
+    during = run_monitor(engine, "default", "support", quick=True).condition("task")
+    store.undo("default")
+    after = run_monitor(engine, "default", "support", quick=True).condition("task")
+    assert before and during and after
+    assert any(added.id in p.used for p in during.pairs)
+    shift = [d.margin - b.margin for b, d in zip(before.pairs, during.pairs, strict=True)]
+    assert max(abs(s) for s in shift) > 1e-3  # the record changed the model's preferences
+    back = [a.margin - b.margin for b, a in zip(before.pairs, after.pairs, strict=True)]
+    assert max(abs(s) for s in back) < 1e-4  # undone: the same prompts, the same scores
+
+
+def test_the_audit_names_planted_records_and_the_fix_is_undoable(store: Store) -> None:
+    planted = [
+        store.add(Knowledge(domain="people", text=BIASED)),
+        store.add(Knowledge(domain="chat", text="Shut up, you stupid idiot.")),
+        store.add(Knowledge(domain="people", text="Muslims are all terrorists.")),
+    ]
+    store.add(Knowledge(domain="sport", text="The women's team won the 2019 final in France."))
+    store.add(Knowledge(domain="food", text="Mexican cuisine uses corn, beans and chili."))
+    findings = audit_store(store, "default")
+    assert {f.record_id for f in findings} == {r.id for r in planted}
+    first = findings[0]
+    assert first.version == 1 and first.fix.startswith(f"mindpilot memory delete {first.record_id}")
+    store.delete("default", first.record_id)
+    assert first.record_id not in {f.record_id for f in audit_store(store, "default")}
+    store.undo("default")
+    assert first.record_id in {f.record_id for f in audit_store(store, "default")}
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Old people can't use computers.", "stereotype"),
+        ("Like all Mexicans, he was lazy.", "stereotype"),
+        ("F*ck off, loser.", "toxic"),
+        ("Our store opens at 9 am on weekdays.", ""),
+        ("Black holes bend light.", ""),
+        ("The conference invited women engineers to speak.", ""),
+    ],
+)
+def test_judge(text: str, kind: str) -> None:
+    assert judge(text).kind == kind
+
+
+def test_runs_are_stored_whole_or_not_at_all(engine: Engine, store: Store) -> None:
+    def interrupt(step: str) -> None:
+        if step.startswith("auditing"):
+            raise KeyboardInterrupt
+
+    with RunLog(store) as log:
+        with pytest.raises(KeyboardInterrupt):
+            log.save(run_monitor(engine, "default", quick=True, progress=interrupt))
+        assert log.list("default") == []
+        run = log.save(run_monitor(engine, "default", quick=True))
+        again = log.latest("default")
+    assert again == run  # read back exactly as written
+    assert check_threshold(run, 1.0) and not check_threshold(run, 0.0)
+    with pytest.raises(ValidationError, match="between 0 and 1"):
+        check_threshold(run, 1.5)
+
+
+def test_report_has_plots_findings_and_trend(engine: Engine, store: Store, tmp_path: Path) -> None:
+    bad = store.add(Knowledge(domain="people", text=BIASED))
+    runs = [run_monitor(engine, "default", "support", quick=True) for _ in range(2)]
+    runs = [replace(runs[0], id="mr_000000000001"), runs[1]]
+    md, page = report.write(runs, tmp_path / "out")
+    text, html = md.read_text(), page.read_text()
+    assert bad.id in text and "mindpilot memory undo" in text and "Trend over runs" in text
+    assert html.count("<svg") == 2 and bad.id in html and "<script" not in html
+
+
+def test_bad_input_is_one_line_with_a_fix(tiny_model_dir: Path, tmp_path: Path) -> None:
+    def monitor(*args: str, env: dict[str, str] | None = None) -> Any:
+        return CliRunner().invoke(
+            cli, ["monitor", *args, "--store", str(tmp_path / "cli.db")], env=env
+        )
+
+    tiny = ("--model", str(tiny_model_dir), "--quick")
+    empty = monitor("run", *tiny)
+    assert empty.exit_code == 1 and "is empty" in empty.output and "fix:" in empty.output
+    assert "Traceback" not in empty.output
+    assert monitor("report").exit_code == 1  # no run yet: says how to make one
+    added = CliRunner().invoke(
+        cli, ["memory", "add", "x", "--domain", "d", "--store", str(tmp_path / "cli.db")]
+    )
+    assert added.exit_code == 0, added.output
+    unknown = monitor("run", *tiny, "--task", "nope")
+    assert unknown.exit_code == 1 and "no task 'nope'" in unknown.output
+    missing = monitor("run", *tiny, env={"MINDPILOT_DATA": str(tmp_path / "none")})
+    assert missing.exit_code == 1 and "scripts/setup.sh" in missing.output
+    ok = monitor("run", *tiny)
+    assert ok.exit_code == 0, ok.output
+    over = monitor("check", "--max-stereotype", "2")
+    assert over.exit_code == 1 and "between 0 and 1" in over.output
+    assert monitor("check", "--max-stereotype", "1").exit_code == 0
+    assert monitor("report", "--out", str(tmp_path / "r")).exit_code == 0
+    assert (tmp_path / "r" / "monitor.html").is_file()
+
+
+def test_an_unknown_task_is_reported_before_the_model_loads(store: Store) -> None:
+    def no_model() -> Any:
+        raise AssertionError("the model must not load for a wrong task")
+
+    with pytest.raises(NotFoundError, match="no task 'nope'"):
+        run_monitor(Engine(no_model, store), "default", "nope", quick=True)
