@@ -62,6 +62,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     return {
         "machine": machine(1),
         "model": MODEL,
+        "data": "the commands below, in a fresh MINDPILOT_HOME",
         "baseline": "the same command in-process (MINDPILOT_SERVER=off), same run",
         "repeats": 1 if quick else REPEATS,
         "quick": quick,

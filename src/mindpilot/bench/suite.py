@@ -23,6 +23,7 @@ from mindpilot.bench import (
     cli_latency,
     injection,
     model_speed,
+    monitor_bias,
     qa,
     search_speed,
     self_taking_cost,
@@ -42,7 +43,7 @@ GROUPS: dict[str, tuple[ModuleType, ...]] = {
         cli_latency,
     ),
     "quality": (qa, sentiment_curve, adapter_curve),
-    "safety": (injection,),
+    "safety": (injection, monitor_bias),
 }
 GROUPS["all"] = GROUPS["speed"] + GROUPS["quality"] + GROUPS["safety"]
 

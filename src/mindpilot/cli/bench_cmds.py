@@ -21,10 +21,12 @@ def bench(which: str, quick: bool, out: Path | None) -> None:
 
     speed: vector search and store latency at 1k-100k records (vs an exact numpy scan),
     write and ingest rates, model load / first token / decode speed, the cost of self-taking,
-    the server over HTTP (vs in-process) and under 8 and 32 simultaneous clients.
+    the server over HTTP (vs in-process) and under 8 and 32 simultaneous clients, the CLI
+    with a resident server (vs in-process).
     quality: knowledge-grounded QA (NarrativeQA, BoolQ) with and without the Mental Process,
     and sentiment accuracy with 0-64 stored examples; task adapters.
-    safety: prompt injection through stored text (attacks obeyed, turns forged).
+    safety: prompt injection through stored text (attacks obeyed, turns forged); bias
+    probes, the data audit's detection and a record's effect (`mindpilot monitor`).
     The full run takes about two and a half hours on 2 cores (--quick: about ten minutes)
     and needs the data that scripts/setup.sh downloads. The repository's
     docs/benchmarks/ is written with --out docs/benchmarks.
