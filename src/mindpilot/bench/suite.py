@@ -23,6 +23,7 @@ from mindpilot.bench import (
     injection,
     model_speed,
     qa,
+    retrieval,
     search_speed,
     self_taking_cost,
     sentiment_curve,
@@ -33,7 +34,7 @@ from mindpilot.bench.common import add_out_option, default_out_dir, write_result
 
 GROUPS: dict[str, tuple[ModuleType, ...]] = {
     "speed": (search_speed, store_speed, model_speed, self_taking_cost, server_speed),
-    "quality": (qa, sentiment_curve, adapter_curve),
+    "quality": (qa, retrieval, sentiment_curve, adapter_curve),
     "safety": (injection,),
 }
 GROUPS["all"] = GROUPS["speed"] + GROUPS["quality"] + GROUPS["safety"]
