@@ -248,7 +248,10 @@ class UsedRecord:
     version: int
     similarity: float
     score: float
-    stage: str = "prompt"  # "prompt": taken before generating; "decoding": taken mid-answer
+    # "prompt": taken before generating; "hop": found by a second (multi-hop) search before
+    # generating; "decoding": taken mid-answer
+    stage: str = "prompt"
+    rerank_score: float | None = None  # the model's score when reranking ran (`score`: search's)
 
 
 @dataclass(frozen=True)
@@ -292,6 +295,7 @@ class Response:
     request: tuple[Message, ...] = ()  # the messages as the caller gave them
     audit_id: str | None = None  # the audit log entry, when the engine keeps one
     decode_searches: int = 0  # searches made mid-answer because the model was unsure
+    hop_searches: int = 0  # second (multi-hop) searches made before generating
     decode_retrieval_s: float = 0.0
     adapter: AdapterUse | None = None  # the task's adapter applied to the base, if any
     citations: tuple[Citation, ...] = ()  # per sentence (generated) or the span (extractive)

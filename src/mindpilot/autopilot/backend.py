@@ -74,6 +74,18 @@ class Backend(ABC):
             hint="classification needs the in-process transformers backend",
         )
 
+    def score_after_prefixes(
+        self, prefixes: Sequence[str], continuation: str, *, prefix_tokens: int
+    ) -> list[float]:
+        """log P(continuation | prefix) for each prefix, batched (reranking: the question
+        after each passage). Needs the model's logits, which only an in-process backend has;
+        an OpenAI-compatible server's completion API scores only what it generates."""
+        raise ConfigError(
+            f"the {self.name} backend cannot rerank search hits: reranking reads the model's "
+            "log-probabilities of the question, which only the local backend has",
+            hint="use --backend transformers, or set the task's rerank-depth to 0",
+        )
+
     # ---- task adapters --------------------------------------------------------------------
     def load_adapter(self, name: str, folder: Path) -> None:
         """Load a saved adapter under `name`; requests name it in `GenerationConfig.adapter`."""

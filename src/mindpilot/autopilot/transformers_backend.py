@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from mindpilot import config as mp_config
-from mindpilot.autopilot import loading, span_scoring
+from mindpilot.autopilot import loading, query_likelihood, span_scoring
 from mindpilot.autopilot.backend import Backend
 from mindpilot.autopilot.constrained import Grammars
 from mindpilot.autopilot.contrast import ContrastPair, Passes, SinglePass
@@ -374,6 +374,15 @@ class TransformersBackend(Backend):
         return span_scoring.score_candidates(
             self, messages, candidates, adapter=adapter, keep=keep, always=always
         )
+
+    def score_after_prefixes(
+        self, prefixes: Sequence[str], continuation: str, *, prefix_tokens: int
+    ) -> list[float]:
+        """log P(continuation | prefix) for each prefix, in batches (`query_likelihood`)."""
+        scored = query_likelihood.score_after_prefixes(
+            self, prefixes, continuation, prefix_tokens=prefix_tokens
+        )
+        return list(scored.logprobs)
 
 
 @contextlib.contextmanager

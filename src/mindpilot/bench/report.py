@@ -20,6 +20,7 @@ from mindpilot.bench import (
     monitor_bias,
     plots,
     qa,
+    retrieval,
     search_speed,
     self_taking_cost,
     sentiment_curve,
@@ -46,6 +47,7 @@ SECTIONS: tuple[tuple[ModuleType, str | None, Plot | None, str], ...] = (
      "book baseline, the Mental Process as composed today, each method added, gold passage "
      "pasted); on knowledge conflicts, answers that follow the stored passage by context-aware "
      "decoding alpha, the goal marked; same questions, same run."),
+    (retrieval, None, None, ""),
     (sentiment_curve, "sentiment_curve.png", plots.sentiment_curve,
      "Accuracy (± 1 standard error) against labelled examples stored; majority class and "
      "chance on the same sample."),
@@ -113,6 +115,8 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
             f"{big['bulk_store_only_per_s']:,.0f} records/s with precomputed vectors."
             + _new_query_line(s)
         )
+    if s := results.get("retrieval"):
+        out.append(retrieval.headline(s))
     if s := results.get("model_speed"):
         one = s["decode"][0]
         out.append(

@@ -25,6 +25,7 @@ from mindpilot.bench import (
     model_speed,
     monitor_bias,
     qa,
+    retrieval,
     search_speed,
     self_taking_cost,
     sentiment_curve,
@@ -42,7 +43,7 @@ GROUPS: dict[str, tuple[ModuleType, ...]] = {
         server_speed,
         cli_latency,
     ),
-    "quality": (qa, sentiment_curve, adapter_curve),
+    "quality": (qa, retrieval, sentiment_curve, adapter_curve),
     "safety": (injection, monitor_bias),
 }
 GROUPS["all"] = GROUPS["speed"] + GROUPS["quality"] + GROUPS["safety"]

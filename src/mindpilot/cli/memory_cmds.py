@@ -258,6 +258,11 @@ _WIRE_FIELDS = {
 @click.option("--domain", required=True, help="Domain of the knowledge.")
 @click.option("--max-tokens", type=int, default=200, show_default=True, help="Chunk size.")
 @click.option("--overlap", type=int, default=30, show_default=True, help="Tokens shared by chunks.")
+@click.option(
+    "--turns", type=int, default=3, show_default=True, help="Turns per transcript record."
+)
+@click.option("--turn-overlap", type=int, default=1, show_default=True, help="Turns shared.")
+@click.option("--time", default="", help="Date of the source (relative dates resolve to it).")
 @click.option("--tag", "tags", multiple=True, help="A tag for every chunk (repeatable).")
 @click.option(
     "--max-file-mb", type=click.FloatRange(0.001, 10_000), default=10.0, show_default=True,
@@ -266,28 +271,22 @@ _WIRE_FIELDS = {
 @click.option("--follow-links", is_flag=True, help="Follow links to files outside the folder.")
 @store_options
 def ingest_cmd(
-    path: Path, domain: str, max_tokens: int, overlap: int, tags: tuple[str, ...],
-    max_file_mb: float, follow_links: bool, namespace: str, store_path: Path | None,
-    as_json: bool,
+    path: Path, domain: str, namespace: str, store_path: Path | None, as_json: bool,
+    **options: Any,
 ) -> None:  # fmt: skip
-    """Add a .txt/.md file, or a folder of them, as knowledge, in chunks. Every file is
-    checked (UTF-8 text, not empty, a regular file within the size limit) before anything
-    is written; links leading out of the folder are skipped unless --follow-links."""
-    from mindpilot.mental_process.ingest import chunk_text, read_documents
+    """Add a .txt/.md file, or a folder of them, as knowledge in chunks; or a chat transcript
+    (.jsonl turns, or .json/.jsonl OpenAI message lists) in windows of turns, with speaker,
+    session and time kept. Everything is checked before anything is written."""
+    from mindpilot.mental_process.conversation import ingest_records
 
-    found = read_documents(path, max_file_mb=max_file_mb, follow_links=follow_links)
-    records = [
-        Knowledge(namespace=namespace, domain=domain, text=chunk, source=source, tags=tags)
-        for source, text in found
-        for chunk in chunk_text(text, max_tokens=max_tokens, overlap=overlap)
-    ]
+    records = ingest_records(path, namespace=namespace, domain=domain, **options)
     with opened(store_path) as store:
         stored = store.add_many(records, actor="cli", progress=not as_json)
     if as_json:
         emit_json({"added": len(stored), "ids": [r.id for r in stored]})
     else:
-        files = len({r.source for r in records})
-        click.echo(f"added {len(stored)} chunks from {files} file(s) to domain {domain!r}")
+        files = len({r.source.split("#L")[0] for r in records})
+        click.echo(f"added {len(stored)} records from {files} file(s) to domain {domain!r}")
 
 
 @memory.command("list")

@@ -22,7 +22,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 RETRIEVAL_FIELDS = [f.name for f in dataclasses.fields(RetrievalSettings)]
 # the fields' annotations are strings here (from __future__ import annotations in records.py)
 RETRIEVAL_TYPES = {
-    f.name: float if f.type == "float" else int for f in dataclasses.fields(RetrievalSettings)
+    f.name: {"float": float, "bool": bool}.get(str(f.type), int)
+    for f in dataclasses.fields(RetrievalSettings)
 }
 # answer settings as options: --answer-mode, --faithfulness, --answer-style, --abstain/...
 ANSWER_OPTIONS = {

@@ -43,8 +43,9 @@ class Engine(AnswerPaths):
         if profile.adapter is not None:  # the adapter has learned the task's examples
             profile = serving_profile(profile)
         taken = take_from_mental_process(
-            self.store, namespace, task, messages, self.autopilot.count_text, profile
-        )
+            self.store, namespace, task, messages, self.autopilot.count_text, profile,
+            scorer=self.autopilot.backend if profile.retrieval.rerank_depth else None,
+        )  # fmt: skip
         return self.recompose(namespace, task, taken, messages)
 
     def respond(

@@ -119,6 +119,7 @@ class GenerationPaths(EngineBase):
             memory_tokens=memory_tokens,
             request=prepared.request,
             decode_searches=hook.searches if hook else 0,
+            hop_searches=taken.hops if taken else 0,
             decode_retrieval_s=hook.retrieval_s if hook else 0.0,
             adapter=adapter,
             faithfulness=faithfulness,

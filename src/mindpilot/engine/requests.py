@@ -28,13 +28,19 @@ class ComposedRequest:
 def used_record(hit: Hit, stage: str = "prompt") -> UsedRecord:
     """The provenance entry of a search hit that went into the prompt."""
     record = hit.record
-    return UsedRecord(record.id, record.kind, record.version, hit.similarity, hit.score, stage)
+    return UsedRecord(
+        record.id, record.kind, record.version, hit.similarity, hit.score, stage, hit.rerank_score
+    )
 
 
 def used_records(taken: TakenRecords | None, added: Sequence[Hit]) -> tuple[UsedRecord, ...]:
     """The provenance of a prompt: knowledge (then what was `added` while decoding),
     experiences, and the task's current emotion."""
-    used = [used_record(h) for h in (taken.knowledge if taken else ())]
+    hops = set(taken.hop_ids) if taken else set()
+    used = [
+        used_record(h, "hop" if h.record.id in hops else "prompt")
+        for h in (taken.knowledge if taken else ())
+    ]
     used += [used_record(h, "decoding") for h in added]
     used += [used_record(h) for h in (taken.experiences if taken else ())]
     if taken and taken.emotion:  # not searched for: the task's current state, always used

@@ -154,6 +154,13 @@ class Knowledge(_Stored):
     source: str = ""  # where it came from: a file path, a URL, "user"
     tags: tuple[str, ...] = ()
     superseded_by: str | None = None  # id of the newer record that replaced this one
+    # The time the text refers to (`timeparse`): canonical dates/ranges, ";"-separated, e.g.
+    # "2023-05-08; 2023-05"; text that is no date is kept as given. "" = not known.
+    when: str = ""
+    # A conversation's turns (`conversation.py`): who spoke first in the window, and the
+    # session the turns belong to ("" for documents).
+    speaker: str = ""
+    session: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -161,6 +168,8 @@ class Knowledge(_Stored):
         _text(self, "text")
         _text(self, "source", required=False)
         _tags(self)
+        for name in ("when", "speaker", "session"):
+            _text(self, name, required=False)
         _optional_id(self, "superseded_by")
 
     @property
@@ -202,6 +211,7 @@ class Experience(_Stored):
     response: str = ""  # the output (may be empty for a note-style experience)
     score: float | None = None  # feedback, -1 (bad) .. 1 (good); None = no feedback yet
     note: str = ""
+    when: str = ""  # the time it happened or refers to, as `Knowledge.when`
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -209,6 +219,7 @@ class Experience(_Stored):
         _text(self, "situation")
         _text(self, "response", required=False)
         _text(self, "note", required=False)
+        _text(self, "when", required=False)
         _number(self, "score", -1.0, 1.0, optional=True)
 
     @property
@@ -236,7 +247,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
 
 # Fields `Store.update` may change, per kind (experiences are append-only apart from feedback).
 UPDATABLE: dict[str, frozenset[str]] = {
-    "knowledge": frozenset({"domain", "text", "source", "tags"}),
+    "knowledge": frozenset({"domain", "text", "source", "tags", "when"}),
     "emotion": frozenset({"state", "guidance", "intensity"}),
     "experience": frozenset({"score", "note"}),
 }
@@ -249,6 +260,10 @@ MAX_TOP_K = 1000
 SearchMode = Literal["hybrid", "keyword", "vector"]
 SEARCH_MODES: tuple[str, ...] = ("hybrid", "keyword", "vector")
 MAX_BUDGET_TOKENS = 1_000_000
+# Candidates the model rescores per question, and second searches per question, at most:
+# each candidate is a forward pass over its tokens, each hop a search.
+MAX_RERANK_DEPTH = 200
+MAX_HOPS = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -265,6 +280,20 @@ class RetrievalSettings:
     # `decode_retrievals` searches per answer (0 turns it off).
     unsure_below: float = 0.2
     decode_retrievals: int = 2
+    # Reranking by the Autopilot (in-process backend; `self_taking/rerank.py`): the best
+    # `rerank_depth` knowledge hits rescored by the model (likelihood of the question after
+    # the first `rerank_tokens` tokens of each), fused with the search's order with weight
+    # `rerank_weight` (0: search only, 1: model only). 0 turns it off (the default: on this
+    # model it costs seconds per question; docs/benchmarks/retrieval.md).
+    rerank_depth: int = 0
+    rerank_tokens: int = 64
+    rerank_weight: float = 0.5
+    # Time-aware retrieval: a question naming a time ("last May", "in 2023") prefers records
+    # whose `when` overlaps it; relative times resolve against the request's date.
+    time_aware: bool = True
+    # Multi-hop: when the question's names are missing from what was taken, at most this
+    # many second searches with the question and the best record's text (0 turns it off).
+    multi_hop: int = 0
 
     def __post_init__(self) -> None:
         for name, high in (
@@ -273,10 +302,18 @@ class RetrievalSettings:
             ("knowledge_tokens", MAX_BUDGET_TOKENS),
             ("experience_tokens", MAX_BUDGET_TOKENS),
             ("decode_retrievals", MAX_TOP_K),
+            ("rerank_depth", MAX_RERANK_DEPTH),
+            ("multi_hop", MAX_HOPS),
         ):
             _whole(self, name, high)
+        _whole(self, "rerank_tokens", MAX_BUDGET_TOKENS)
+        if self.rerank_tokens < 8:
+            raise ValidationError(f"field 'rerank_tokens' is {self.rerank_tokens}, below 8")
         _number(self, "min_similarity", -1.0, 1.0)
         _number(self, "unsure_below", 0.0, 1.0)
+        _number(self, "rerank_weight", 0.0, 1.0)
+        if not isinstance(self.time_aware, bool):
+            raise ValidationError("field 'time_aware' must be true or false")
 
 
 ANSWER_MODES: tuple[str, ...] = ("generate", "extractive")
@@ -409,6 +446,10 @@ class Hit:
     - `keyword_score` is BM25 mapped to [0, 1) as s / (1 + s), s = -bm25 (higher = better),
       or None when the record did not match the keywords.
     - `keyword_rank` / `vector_rank`: 1-based rank in each list, None when not in it.
+    - `rerank_score`: set by self-taking's reranking (`self_taking/rerank.py`), the model's
+      log-likelihood of the question after the record's text; `score` stays the search's.
+    - `time_match`: set by time-aware retrieval: whether the record's `when` overlaps the
+      question's time (None: the question named no time, or the record has none).
     """
 
     record: Record
@@ -417,6 +458,8 @@ class Hit:
     keyword_score: float | None = None
     keyword_rank: int | None = None
     vector_rank: int | None = None
+    rerank_score: float | None = None
+    time_match: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from mindpilot.errors import NotFoundError
 from mindpilot.mental_process.records import Emotion, Experience, Hit, Kind, TaskProfile
 from mindpilot.mental_process.store import Store
+from mindpilot.self_taking.rerank import PrefixScorer
+from mindpilot.self_taking.retrieve import Found, find_knowledge
 from mindpilot.types import Message
 
 # Two hits whose word sets overlap this much say the same thing; keep the better one.
@@ -38,6 +40,9 @@ class TakenRecords:
     dropped_duplicate: int = 0
     dropped_budget: int = 0
     retrieval_s: float = 0.0
+    hops: int = 0  # second (multi-hop) searches made before generating
+    hop_ids: tuple[str, ...] = ()  # knowledge placed by them
+    reranked: int = 0  # knowledge candidates the model rescored
 
 
 def task_profile(store: Store, namespace: str, task: str) -> TaskProfile:
@@ -64,16 +69,21 @@ def take_from_mental_process(
     messages: Sequence[Message],
     count_tokens: Callable[[str], int],
     profile: TaskProfile | None = None,
+    scorer: PrefixScorer | None = None,
 ) -> TakenRecords:
     """Search the Mental Process for what this request needs; see the module docstring.
-    `profile` overrides the stored one (an application may bring its own settings)."""
+    `profile` overrides the stored one (an application may bring its own settings);
+    `scorer` (the backend) reranks when the task asks for it."""
     started = time.perf_counter()
     profile = profile or task_profile(store, namespace, task)
     settings = profile.retrieval
     query = retrieval_query(messages)
-    knowledge = search_knowledge(store, namespace, query, profile)
-    found = _search(store, namespace, query, "experience", settings.experience_top_k, tasks=[task])
-    experiences = _not_in_conversation(found, messages)
+    found = find_knowledge_for(store, namespace, query, profile, scorer)
+    knowledge = list(found.hits)
+    similar = _search(
+        store, namespace, query, "experience", settings.experience_top_k, tasks=[task]
+    )
+    experiences = _not_in_conversation(similar, messages)
     emotion = store.current_emotion(namespace, task)
     kept_k, counts_k = select(
         knowledge,
@@ -97,17 +107,36 @@ def take_from_mental_process(
         emotion=emotion,
         tone=emotion.state if emotion else profile.default_emotion,
         dropped_irrelevant=counts_k[0] + counts_e[0],
-        dropped_duplicate=counts_k[1] + counts_e[1] + len(found) - len(experiences),
+        dropped_duplicate=counts_k[1] + counts_e[1] + len(similar) - len(experiences),
         dropped_budget=counts_k[2] + counts_e[2],
         retrieval_s=time.perf_counter() - started,
+        hops=found.hops,
+        hop_ids=tuple(i for i in found.hop_ids if i in {h.record.id for h in kept_k}),
+        reranked=found.reranked,
+    )
+
+
+def find_knowledge_for(
+    store: Store,
+    namespace: str,
+    query: str,
+    profile: TaskProfile,
+    scorer: PrefixScorer | None = None,
+) -> Found:
+    """Knowledge candidates for `query` from the task's expertise domains (all when none),
+    found as the task's retrieval settings say (`retrieve.py`)."""
+    if profile.retrieval.knowledge_top_k == 0:  # the task takes no knowledge
+        return Found(())
+    domains = list(profile.expertise) or None
+    return find_knowledge(
+        store, namespace, query, profile.retrieval, domains=domains, scorer=scorer
     )
 
 
 def search_knowledge(store: Store, namespace: str, query: str, profile: TaskProfile) -> list[Hit]:
-    """Knowledge candidates for `query` from the task's expertise domains (all when none)."""
-    domains = list(profile.expertise) or None
-    top_k = profile.retrieval.knowledge_top_k
-    return _search(store, namespace, query, "knowledge", top_k, domains=domains)
+    """Knowledge candidates for `query` (no reranking: used mid-answer, while the model is
+    busy decoding)."""
+    return list(find_knowledge_for(store, namespace, query, profile).hits)
 
 
 def _search(

@@ -201,6 +201,9 @@ class KnowledgeOut(_StoredOut):
     source: str
     tags: list[str]
     superseded_by: str | None
+    when: str = ""  # the time the text refers to (canonical dates; see `Knowledge.when`)
+    speaker: str = ""  # a conversation's speakers in the record, "" for documents
+    session: str = ""
 
 
 class EmotionOut(_StoredOut):
@@ -219,6 +222,7 @@ class ExperienceOut(_StoredOut):
     response: str
     score: float | None
     note: str
+    when: str = ""
 
 
 class TaskOut(_Out):
@@ -253,6 +257,8 @@ class HitOut(_Out):
     keyword_score: float | None
     keyword_rank: int | None
     vector_rank: int | None
+    rerank_score: float | None = None
+    time_match: bool | None = None
     record: RecordOut
 
 
