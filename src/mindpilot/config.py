@@ -114,6 +114,14 @@ def cache_dir() -> Path:
     return path
 
 
+def data_dir() -> Path:
+    """Packaged data read in place (lexicons, evaluation sets): what scripts/setup.sh downloads,
+    $MINDPILOT_DATA or <venv>/share/mindpilot-data."""
+    import sys
+
+    return Path(os.environ.get("MINDPILOT_DATA") or Path(sys.prefix) / "share" / "mindpilot-data")
+
+
 def default_store_path() -> Path:
     """The embedded store's SQLite file."""
     return home() / "mindpilot.db"

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
-import sys
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -47,7 +45,9 @@ class LabelledText:
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("MINDPILOT_DATA") or Path(sys.prefix) / "share" / "mindpilot-data")
+    from mindpilot.config import data_dir as packaged
+
+    return packaged()
 
 
 def vader_movie_reviews(*, min_strength: float = 1.0) -> list[LabelledText]:

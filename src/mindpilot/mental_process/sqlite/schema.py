@@ -148,12 +148,21 @@ ALTER TABLE audit_log ADD COLUMN abstained INTEGER;
 ALTER TABLE audit_log ADD COLUMN answer_mode TEXT;
 """
 
+# The tone an answer was asked for, how it was applied and how it scored (JSON ToneUse:
+# {tone, intensity, control, vector, strength, note, measured, score, carried}), and whether it
+# carried the tone (0/1; NULL: no tone asked, or not measurable), kept apart to filter by.
+AUDIT_TONE = """
+ALTER TABLE audit_log ADD COLUMN tone_use TEXT;
+ALTER TABLE audit_log ADD COLUMN tone_carried INTEGER;
+"""
+
 # Ordered (name, sql); append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_mental_process_records", RECORDS),
     ("0002_sessions_and_audit", SESSIONS_AND_AUDIT),
     ("0003_audit_adapter", AUDIT_ADAPTER),
     ("0004_audit_answer", AUDIT_ANSWER),
+    ("0005_audit_tone", AUDIT_TONE),
 ]
 
 
