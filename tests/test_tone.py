@@ -15,8 +15,7 @@ from mindpilot.autopilot.openai_backend import OpenAIBackend
 from mindpilot.autopilot.steering import SteeringLibrary
 from mindpilot.autopilot.transformers_backend import TransformersBackend
 from mindpilot.cli import cli
-from mindpilot.engine import Engine
-from mindpilot.engine import tone_control
+from mindpilot.engine import Engine, tone_control
 from mindpilot.errors import ConfigError, ValidationError
 from mindpilot.mental_process import Emotion, Knowledge, TaskProfile
 from mindpilot.mental_process.store import open_store
