@@ -31,7 +31,7 @@ from mindpilot.metrics import exact_match, normalize, token_f1
 
 NAMES = ("search_speed", "store_speed", "model_speed", "self_taking_cost", "qa")
 NAMES += ("sentiment_curve", "server_speed", "adapter_curve", "injection", "cli_latency")
-NAMES += ("monitor_bias", "retrieval")
+NAMES += ("monitor_bias", "retrieval", "tone_control")
 FIGURES = ("search_latency.png", "self_taking_split.png", "qa_conditions.png")
 FIGURES += ("sentiment_curve.png", "adapter_curve.png")
 

@@ -118,8 +118,8 @@ def cache_dir() -> Path:
 
 
 def data_dir() -> Path:
-    """Where scripts/setup.sh put the evaluation data packages (read in place, never installed):
-    $MINDPILOT_DATA, default <venv>/share/mindpilot-data. Benchmarks and bias probes read it."""
+    """Packaged data read in place (lexicons, evaluation sets): what scripts/setup.sh downloads,
+    $MINDPILOT_DATA or <venv>/share/mindpilot-data."""
     return Path(os.environ.get("MINDPILOT_DATA") or Path(sys.prefix) / "share" / "mindpilot-data")
 
 

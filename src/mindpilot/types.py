@@ -82,10 +82,15 @@ class GenerationConfig:
     # Mental Process records), each step decodes from (1 + alpha) * z_with - alpha * z_without.
     # 0 = plain decoding. In-process backends only.
     faithfulness: float = 0.0
+    # Activation steering: the id of a steering vector the backend has loaded, added to the
+    # residual stream times `steering_strength` (0 = off, no hook at all). In-process only;
+    # the engine sets both from the task's emotional state (`ToneUse`).
+    steering: str | None = None
+    steering_strength: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("temperature", "top_p", "repetition_penalty", "presence_penalty",
-                     "frequency_penalty", "faithfulness"):  # fmt: skip
+                     "frequency_penalty", "faithfulness", "steering_strength"):  # fmt: skip
             if not math.isfinite(getattr(self, name)):
                 raise ConfigError(f"{name}={getattr(self, name)} must be a finite number")
         if self.max_new_tokens < 1:
@@ -109,6 +114,8 @@ class GenerationConfig:
             raise ConfigError(f"logprobs={self.logprobs} must be from 0 to 20 alternatives")
         if not 0 <= self.faithfulness <= 5:
             raise ConfigError(f"faithfulness={self.faithfulness} must be in [0, 5]")
+        if not 0 <= self.steering_strength <= 10:
+            raise ConfigError(f"steering_strength={self.steering_strength} must be in [0, 10]")
 
     @property
     def greedy(self) -> bool:
@@ -279,6 +286,22 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ToneUse:
+    """Provenance: the emotional state asked for, how it was applied and how the answer
+    measured on it."""
+
+    tone: str  # the state as stored (e.g. "empathy")
+    intensity: float  # 0..1, the emotion record's
+    control: str  # "steering" (prompt line + steering vector) or "prompt" (the line only)
+    vector: str | None = None  # the steering vector's id
+    strength: float = 0.0  # what the vector was multiplied by
+    note: str = ""  # why the control is what it is, when it is less than asked
+    measured: str | None = None  # the measured tone the state names (None: not measurable)
+    score: float | None = None  # the answer's value on that tone's dimension
+    carried: bool | None = None  # whether the answer scores as carrying the tone
+
+
+@dataclass(frozen=True)
 class Response:
     """An answer and why it is what it is."""
 
@@ -302,6 +325,7 @@ class Response:
     abstained: bool = False  # the answer is the task's "I don't know" line
     answer_mode: str = "generate"  # "generate" or "extractive"
     faithfulness: float = 0.0  # the context-aware decoding alpha that was applied
+    tone_use: ToneUse | None = None  # how the tone was applied and measured
 
     @property
     def used_ids(self) -> list[str]:

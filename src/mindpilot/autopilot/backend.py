@@ -5,9 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mindpilot.errors import ConfigError
 from mindpilot.types import DecodingHook, Generation, GenerationConfig, Message, Stream
+
+if TYPE_CHECKING:
+    from mindpilot.autopilot.steering import SteeringLibrary, SteeringVector
+    from mindpilot.tone import Tone
 
 
 class Backend(ABC):
@@ -22,6 +27,8 @@ class Backend(ABC):
     supports_adapters = False
     # True when `stream_with_hook` honours `contrast` (context-aware decoding needs the logits)
     supports_contrast = False
+    # True when `steering_vector` works (activation steering needs the model's layers)
+    supports_steering = False
 
     @abstractmethod
     def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream[Generation]:
@@ -44,6 +51,13 @@ class Backend(ABC):
         `supports_contrast` False) never consult the hook and ignore `contrast`: plain
         decoding, the documented fallback."""
         return self.stream(messages, config)
+
+    def steering_vector(self, tone: Tone, library: SteeringLibrary) -> SteeringVector:
+        """The tone's steering vector, loaded for decoding (`supports_steering` backends)."""
+        raise ConfigError(
+            f"the {self.name} backend cannot steer the model's activations",
+            hint="a remote backend gets the tone as prompt guidance only",
+        )
 
     def count_text(self, text: str) -> int:
         """Tokens a piece of text takes (no template). Estimated unless the backend knows."""

@@ -19,13 +19,15 @@ from typing import Any
 import torch
 
 from mindpilot import config as mp_config
-from mindpilot.autopilot import loading, query_likelihood, span_scoring
+from mindpilot.autopilot import loading, query_likelihood, span_scoring, steering
 from mindpilot.autopilot.backend import Backend
 from mindpilot.autopilot.constrained import Grammars
 from mindpilot.autopilot.contrast import ContrastPair, Passes, SinglePass
 from mindpilot.autopilot.decoding import IncrementalDecoder, StopMatcher, choose_token
 from mindpilot.autopilot.prompt_tokens import chat_ids, encode_text
+from mindpilot.autopilot.steering import SteeringLibrary, SteeringVector
 from mindpilot.errors import ContextWindowError, ModelLoadError, NotFoundError
+from mindpilot.tone import Tone
 from mindpilot.types import (
     DecodingHook,
     Generation,
@@ -52,6 +54,7 @@ class TransformersBackend(Backend):
     consults_while_decoding = True
     supports_adapters = True
     supports_contrast = True
+    supports_steering = True
 
     def __init__(
         self,
@@ -79,6 +82,8 @@ class TransformersBackend(Backend):
         self._lora_layers: list[Any] = []  # peft's layers, once an adapter is loaded
         self._selected: str | None = None  # the adapter the layers point at (None: off)
         self._grammars = Grammars(tokenizer)  # constrained decoding (json_schema)
+        self._steering: dict[str, SteeringVector] = {}  # loaded vectors by id
+        self._steering_found: dict[tuple[str, str], SteeringVector] = {}  # (library, tone)
 
     @classmethod
     def load(cls, model: str | None = None, *, threads: int | None = None) -> TransformersBackend:
@@ -212,7 +217,12 @@ class TransformersBackend(Backend):
         if config.json_schema is not None or config.grammar is not None:
             grammar = self._grammars.constraint(config.json_schema, config.grammar)
         finish, first_piece_at = "length", 0.0
-        with self._lock, self._applied(config.adapter), torch.inference_mode():
+        with (
+            self._lock,
+            self._applied(config.adapter),
+            self._steered(config),
+            torch.inference_mode(),
+        ):
             torch.set_num_threads(self.threads)
             passes = self._passes(without, config.faithfulness)
             logits = passes.read(ids, [])
@@ -273,6 +283,36 @@ class TransformersBackend(Backend):
         if without is None:
             return SinglePass(self.model)
         return ContrastPair(self.model, without, alpha, pad_id=self._pad)
+
+    # ---- tone steering (steering.py) ---------------------------------------------------------
+    def steering_vector(self, tone: Tone, library: SteeringLibrary) -> SteeringVector:
+        """The tone's vector for this base, loaded for decoding: from `library`, else
+        computed once on the bare base and saved there."""
+        base_hash = self.base_weights_hash()
+        key = (str(library.root), tone.name)
+        vector = self._steering_found.get(key)
+        if vector is None:
+            vector = library.find(base_hash, tone.name)
+        if vector is None:
+            with self._lock, self._applied(None):
+                torch.set_num_threads(self.threads)
+                vector = steering.compute(
+                    self.base, self.tokenizer, tone, base_hash=base_hash, name=self.model_name
+                )
+            library.save(vector)
+        self._steering[vector.id] = self._steering_found[key] = vector
+        return vector
+
+    def _steered(self, config: GenerationConfig) -> contextlib.AbstractContextManager[None]:
+        if config.steering is None or config.steering_strength == 0:
+            return contextlib.nullcontext()  # no hook: other requests pay nothing
+        vector = self._steering.get(config.steering)
+        if vector is None:
+            raise NotFoundError(
+                f"no steering vector {config.steering!r} is loaded in this model",
+                hint="the engine loads a task's vector from its emotional state",
+            )
+        return steering.steered(self.base, vector, config.steering_strength)
 
     # ---- task adapters (peft LoRA on the one shared, frozen base) --------------------------
     def load_adapter(self, name: str, folder: Path) -> None:

@@ -107,6 +107,19 @@ def sentiment_curve(results: dict[str, Any], path: Path) -> None:
     _finish(fig, ax, results["machine"], path)
 
 
+def tone_control(results: dict[str, Any], path: Path) -> None:
+    """Per tone: adherence and fact rate by condition (no emotion, prompt line, intensities)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for tone, rows in results["tones"].items():
+        xs = [r["condition"].replace("steering at ", "steer ") for r in rows]
+        ax.plot(xs, [r["adherence"] for r in rows], "o-", label=f"{tone}: adherence")
+        ax.plot(xs, [r["fact_rate"] for r in rows], "s--", label=f"{tone}: fact rate")
+    ax.axhline(0.8, color="grey", ls=":", label="goal: adherence 80% at 1")
+    ax.set(xlabel="condition", ylabel="share of answers", ylim=(0.0, 1.05))
+    ax.set_title("Tone control: adherence vs intensity, fact kept?", fontsize=11)
+    _finish(fig, ax, results["machine"], path)
+
+
 def adapter_curve(results: dict[str, Any], path: Path) -> None:
     """Left: sentiment accuracy (± 1 s.e.) vs training examples n (log x) for zero-shot,
     in-context and adapter, goals marked. Right: passage-QA EM / F1 per condition."""

@@ -26,6 +26,7 @@ from mindpilot.bench import (
     sentiment_curve,
     server_speed,
     store_speed,
+    tone_control,
 )
 
 REPORT = "REPORT.md"
@@ -55,6 +56,10 @@ SECTIONS: tuple[tuple[ModuleType, str | None, Plot | None, str], ...] = (
      "Sentiment accuracy (± 1 s.e.) against training examples: zero-shot baseline, in-context "
      "examples and a trained adapter on the same held-out sentences, goals marked; passage QA "
      "exact match / token F1 without and with the adapter, same questions, same run."),
+    (tone_control, "tone_control.png", plots.tone_control,
+     "Share of answers that carry the tone (scorer) and that contain the needed fact, per "
+     "condition: no emotion and the prompt line only (baselines), then steering at intensity "
+     "0.25 / 0.5 / 1; same requests, same run."),
     (injection, None, None, ""),
     (monitor_bias, None, None, ""),
 )  # fmt: skip
@@ -146,6 +151,8 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
         )
     if s := results.get("adapter_curve"):
         out.append(_adapter_headline(s))
+    if s := results.get("tone_control"):
+        out.append(tone_control.headline(s))
     if s := results.get("injection"):
         out.append(f"Prompt injection through memory: {injection.headline(s)}.")
     if s := results.get("monitor_bias"):

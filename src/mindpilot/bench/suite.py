@@ -31,6 +31,7 @@ from mindpilot.bench import (
     sentiment_curve,
     server_speed,
     store_speed,
+    tone_control,
 )
 from mindpilot.bench.common import add_out_option, default_out_dir, write_results
 
@@ -43,7 +44,7 @@ GROUPS: dict[str, tuple[ModuleType, ...]] = {
         server_speed,
         cli_latency,
     ),
-    "quality": (qa, retrieval, sentiment_curve, adapter_curve),
+    "quality": (qa, retrieval, sentiment_curve, adapter_curve, tone_control),
     "safety": (injection, monitor_bias),
 }
 GROUPS["all"] = GROUPS["speed"] + GROUPS["quality"] + GROUPS["safety"]

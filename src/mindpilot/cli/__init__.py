@@ -73,11 +73,12 @@ def _attach() -> None:
         monitor_cmds,
         serve_cmds,
         task_cmds,
+        tone_cmds,
     )
 
     modules = [app_cmds, model_cmds, chat_cmds, memory_cmds, task_cmds, adapt_cmds, log_cmds]
     # care_cmds adds backup, restore and scan to memory
-    modules += [care_cmds, config_cmds, monitor_cmds]
+    modules += [care_cmds, config_cmds, monitor_cmds, tone_cmds]
     for module in (*modules, serve_cmds, bench_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)

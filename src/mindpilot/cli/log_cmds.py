@@ -41,12 +41,18 @@ def log() -> None:
 @log.command("list")
 @click.option("--task", help="Only answers for this task.")
 @click.option("--session", "session_id", help="Only answers in this chat session.")
+@click.option("--tone", help="Only answers asked for this tone (the emotion's state).")
+@click.option(
+    "--carried/--not-carried", default=None, help="Only answers that did (not) carry the tone."
+)
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0)
 @store_options
 def list_cmd(
     task: str | None,
     session_id: str | None,
+    tone: str | None,
+    carried: bool | None,
     limit: int,
     offset: int,
     namespace: str,
@@ -56,19 +62,49 @@ def list_cmd(
     """List answers, newest first."""
     with opened_log(store_path) as audit:
         entries = audit.list(
-            namespace, task=task, session_id=session_id, limit=limit, offset=offset
-        )
+            namespace, task=task, session_id=session_id, limit=limit, offset=offset,
+            tone=tone, carried=carried,
+        )  # fmt: skip
     if as_json:
         emit_json([e.to_dict() for e in entries])
         return
     rows = [
-        (e.id, when(e.created_at), e.task, len(e.used), e.prompt_tokens + e.completion_tokens,
-         snippet(e.response, 60))
+        (e.id, when(e.created_at), e.task, tone_cell(e), len(e.used),
+         e.prompt_tokens + e.completion_tokens, snippet(e.response, 50))
         for e in entries
     ]  # fmt: skip
     table(
         f"{len(rows)} answer(s) in {namespace!r}",
-        ("id", "at", "task", "used", "tokens", "text"),
+        ("id", "at", "task", "tone (score)", "used", "tokens", "text"),
+        rows,
+    )
+
+
+def tone_cell(entry: AuditEntry) -> str:
+    """'empathy 0.67 yes' (asked, score, carried), 'empathy' when unmeasured, '' for none."""
+    use = entry.tone_use
+    if use is None:
+        return entry.tone or ""
+    if use.score is None:
+        return use.tone
+    return f"{use.tone} {use.score:.2f} {'yes' if use.carried else 'no'}"
+
+
+@log.command("tone")
+@click.option("--task", help="Only this task.")
+@store_options
+def tone_cmd(task: str | None, namespace: str, store_path: Path | None, as_json: bool) -> None:
+    """Tone adherence per task and day: answers measured, and the share that carried the tone
+    asked (the emotion's state, scored by `mindpilot tone score`'s scorer)."""
+    with opened_log(store_path) as audit:
+        found = audit.tone_adherence(namespace, task=task)
+    if as_json:
+        emit_json([{**vars(a), "rate": a.rate} for a in found])
+        return
+    rows = [(a.task, a.tone, a.day, a.answers, a.carried, f"{a.rate:.0%}") for a in found]
+    table(
+        f"tone adherence in {namespace!r}",
+        ("task", "tone", "day", "answers", "carried", "adherence"),
         rows,
     )
 
@@ -87,10 +123,16 @@ def show_cmd(entry_id: str, namespace: str, store_path: Path | None, as_json: bo
     _echo_entry(entry, used)
 
 
+def tone_line(entry: AuditEntry) -> str:
+    from mindpilot.cli.tone_cmds import tone_text
+
+    return tone_text(entry.tone_use) if entry.tone_use else entry.tone or "none"
+
+
 def _echo_entry(entry: AuditEntry, used: list[str]) -> None:
     session = f"  session {entry.session_id}" if entry.session_id else ""
     click.secho(f"{entry.id}  {when(entry.created_at)}  task {entry.task}{session}", bold=True)
-    click.echo(f"model {entry.model} via {entry.backend}; tone: {entry.tone or 'none'}")
+    click.echo(f"model {entry.model} via {entry.backend}; tone: {tone_line(entry)}")
     if entry.adapter is not None:
         a = entry.adapter
         click.echo(f"adapter {a.id} v{a.version} (task {a.task})")

@@ -226,6 +226,21 @@ def add_cmd(
         emit_json(stored.to_dict())
     else:
         click.echo(stored.id if quiet else f"added {stored.id}")
+    if kind == "emotion":
+        _note_unmeasured(text)
+
+
+def _note_unmeasured(state: str) -> None:
+    """A state that names no measured tone is kept (any text may guide the prompt), with a
+    note that it will be neither steered nor scored."""
+    from mindpilot.tone import TONES, known_tone
+
+    if known_tone(state) is None:
+        click.echo(
+            f"note: {state!r} is not a measured tone, so it only goes into the prompt "
+            f"(measured: {', '.join(TONES)})",
+            err=True,
+        )
 
 
 def _add_through_server(record: Record, supersedes: str | None, store_path: Path | None) -> Any:

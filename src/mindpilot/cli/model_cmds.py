@@ -102,6 +102,10 @@ def echo_sources(response: Any, store: Any, *, err: bool = True) -> None:
         click.echo("[no Mental Process records used]", err=err)
     for line in used_lines(store, response.namespace, response.used):
         click.echo(f"[{line}]", err=err)
+    if response.tone_use is not None:
+        from mindpilot.cli.tone_cmds import tone_text
+
+        click.echo(f"[tone {tone_text(response.tone_use)}]", err=err)
     if response.abstained:
         click.echo("[abstained: the task says it does not know rather than guess]", err=err)
     for line in citation_lines(response.citations, extractive=response.answer_mode == "extractive"):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from mindpilot.adapters import AdapterLibrary, Manifest, attach
 from mindpilot.autopilot.model import Autopilot
+from mindpilot.autopilot.steering import SteeringLibrary
 from mindpilot.engine.requests import ComposedRequest
 from mindpilot.mental_process.store import Store, open_store
 from mindpilot.self_taking import TakenRecords, compose
@@ -47,6 +48,7 @@ class EngineBase:
         self._owned: list[Any] = []  # what `close` closes: what `open` opened
         self._library = adapters  # default: the installation's (MINDPILOT_HOME/adapters)
         self._manifests: dict[tuple[str, str], Manifest] = {}
+        self._steering: SteeringLibrary | None = None
 
     @classmethod
     def open(
@@ -140,6 +142,13 @@ class EngineBase:
         if self._library is None:
             self._library = AdapterLibrary()
         return self._library
+
+    @property
+    def steering_library(self) -> SteeringLibrary:
+        """The installation's tone steering vectors (MINDPILOT_HOME/steering)."""
+        if self._steering is None:
+            self._steering = SteeringLibrary()
+        return self._steering
 
     def apply_adapter(self, namespace: str, adapter_id: str | None) -> AdapterUse | None:
         """Load a task's adapter into the Autopilot (once) and name it for provenance."""

@@ -7,6 +7,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from mindpilot.engine import tone_control
 from mindpilot.engine.base import EngineBase
 from mindpilot.engine.requests import ComposedRequest, used_records
 from mindpilot.mental_process.embed import Embedder
@@ -22,6 +23,7 @@ from mindpilot.types import (
     Message,
     Response,
     Stream,
+    ToneUse,
     with_overrides,
 )
 
@@ -45,12 +47,14 @@ class GenerationPaths(EngineBase):
         hook = self._hook(prepared)
         contrast, alpha = self._contrast(prepared, config)
         config = replace(config, faithfulness=alpha)
+        tone = tone_control.plan(prepared.taken, self.autopilot.backend, self.steering_library)
+        config = tone_control.configured(tone, config)
         if hook is None and contrast is None:
             stream = self.autopilot.stream(messages, config)
         else:
             backend = self.autopilot.backend
             stream = backend.stream_with_hook(messages, config, hook, contrast)
-        return Stream(self._respond(prepared, stream, session_id, hook, adapter, alpha))
+        return Stream(self._respond(prepared, stream, session_id, hook, adapter, alpha, tone))
 
     def _contrast(
         self, prepared: ComposedRequest, config: GenerationConfig
@@ -89,6 +93,7 @@ class GenerationPaths(EngineBase):
         hook: RetrieveWhileDecoding | None = None,
         adapter: AdapterUse | None = None,
         faithfulness: float = 0.0,
+        tone: ToneUse | None = None,
     ) -> Generator[str, None, Response]:
         taken = prepared.taken
         # A task that may abstain shows nothing before the whole answer is judged: a streamed
@@ -123,6 +128,7 @@ class GenerationPaths(EngineBase):
             decode_retrieval_s=hook.retrieval_s if hook else 0.0,
             adapter=adapter,
             faithfulness=faithfulness,
+            tone_use=tone_control.measured(tone, generation.text),
             citations=citations,
             abstained=abstained,
         )

@@ -86,7 +86,10 @@ def _number(obj: object, name: str, low: float, high: float, *, optional: bool =
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise ValidationError(f"field {name!r} must be a number, got {value!r}")
     if not low <= value <= high:
-        raise ValidationError(f"field {name!r} is {value}, outside [{low}, {high}]")
+        raise ValidationError(
+            f"field {name!r} is {value}, outside [{low}, {high}]",
+            hint=f"give {name} a value from {low:g} to {high:g}",
+        )
 
 
 def _tags(obj: Knowledge) -> None:

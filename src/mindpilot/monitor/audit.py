@@ -4,8 +4,9 @@ One row per response in the store's SQLite file (table `audit_log`, migration
 "0002_sessions_and_audit"): the caller's messages, the composed prompt, the Mental Process
 records used (ids, kinds, versions, similarities), the answer, tone, model, token counts and
 timings; since "0004_audit_answer", the answer's citations, whether the task abstained, and the
-answer mode. Feedback on an entry becomes an `Experience` of its task, so the Mental Process learns
-from it (`AuditLog.feedback`).
+answer mode; since "0006_audit_tone", how the tone was applied and the answer's score on it
+(`ToneUse`), with whether it carried the tone. Feedback on an entry becomes an `Experience` of
+its task, so the Mental Process learns from it (`AuditLog.feedback`).
 
 The engine only calls `record`; a store that is not SQLite has no audit log
 (`AuditLog.for_store` returns None) and the engine works without one.
@@ -25,7 +26,7 @@ from mindpilot.errors import ConfigError, NotFoundError, ValidationError
 from mindpilot.mental_process.records import Experience, check_namespace
 from mindpilot.mental_process.sqlite import connect
 from mindpilot.mental_process.store import Store
-from mindpilot.types import AdapterUse, Citation, Message, UsedRecord
+from mindpilot.types import AdapterUse, Citation, Message, ToneUse, UsedRecord
 
 if TYPE_CHECKING:
     from mindpilot.types import Response
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 COLUMNS = (
     "id, namespace, task, session_id, created_at, request, prompt, used, response, tone, model,"
     " backend, finish_reason, prompt_tokens, completion_tokens, memory_tokens, retrieval_s,"
-    " compose_s, prompt_s, decode_s, experience_id, adapter, citations, abstained, answer_mode"
+    " compose_s, prompt_s, decode_s, experience_id, adapter, citations, abstained, answer_mode,"
+    " tone_use, tone_carried"
 )
 
 
@@ -67,6 +69,12 @@ class AuditEntry:
     citations: tuple[Citation, ...] = ()  # each sentence's (or the span's) supporting record
     abstained: bool = False  # the answer is the task's "I don't know" line
     answer_mode: str = "generate"  # "generate" or "extractive"
+    tone_use: ToneUse | None = None  # the tone asked, its control and the answer's score
+
+    @property
+    def tone_carried(self) -> bool | None:
+        """Whether the answer scored as carrying the tone asked (None: none, or unmeasured)."""
+        return self.tone_use.carried if self.tone_use else None
 
     @property
     def question(self) -> str:
@@ -82,7 +90,23 @@ class AuditEntry:
         data["used"] = [vars(u) for u in self.used]
         data["adapter"] = vars(self.adapter) if self.adapter else None
         data["citations"] = [vars(c) for c in self.citations]
+        data["tone_use"] = vars(self.tone_use) if self.tone_use else None
         return data
+
+
+@dataclass(frozen=True)
+class Adherence:
+    """How often one task's answers carried the tone asked, on one day."""
+
+    task: str | None
+    tone: str
+    day: str  # YYYY-MM-DD, UTC
+    answers: int  # measured answers
+    carried: int
+
+    @property
+    def rate(self) -> float:
+        return self.carried / self.answers if self.answers else 0.0
 
 
 class AuditLog:
@@ -119,12 +143,14 @@ class AuditLog:
             compose_s=response.compose_s, prompt_s=generation.timings.prompt_s,
             decode_s=generation.timings.decode_s, adapter=response.adapter,
             citations=response.citations, abstained=response.abstained,
-            answer_mode=response.answer_mode,
+            answer_mode=response.answer_mode, tone_use=response.tone_use,
         )  # fmt: skip
         row = entry.to_dict()
         for name in ("request", "prompt", "used", "adapter", "citations"):
             row[name] = json.dumps(row[name], ensure_ascii=False)
+        row["tone_use"] = json.dumps(row["tone_use"]) if entry.tone_use else None
         row["abstained"] = int(entry.abstained)
+        row["tone_carried"] = None if entry.tone_carried is None else int(entry.tone_carried)
         names = [n.strip() for n in COLUMNS.split(",")]
         with self._lock:
             self._conn.execute(
@@ -141,16 +167,22 @@ class AuditLog:
         session_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        tone: str | None = None,
+        carried: bool | None = None,
     ) -> builtins.list[AuditEntry]:
-        """Entries of one namespace, newest first; `task`/`session_id` narrow them."""
+        """Entries of one namespace, newest first; `task`/`session_id`/`tone` (the state
+        asked) narrow them, and `carried` to answers that did (True) or did not (False)
+        score as carrying it."""
         check_namespace(namespace)
         if limit < 0 or offset < 0:
             raise ValidationError("limit and offset must be >= 0")
         where, params = ["namespace = ?"], [namespace]
-        for column, value in (("task", task), ("session_id", session_id)):
+        for column, value in (("task", task), ("session_id", session_id), ("tone", tone)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if carried is not None:
+            where.append(f"tone_carried = {int(carried)}")
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {COLUMNS} FROM audit_log WHERE {' AND '.join(where)}"
@@ -158,6 +190,23 @@ class AuditLog:
                 (*params, limit, offset),
             ).fetchall()
         return [_entry(row) for row in rows]
+
+    def tone_adherence(
+        self, namespace: str, *, task: str | None = None
+    ) -> builtins.list[Adherence]:
+        """Per task, tone asked and day (UTC): answers measured and how many carried it."""
+        check_namespace(namespace)
+        where, params = "namespace = ? AND tone_carried IS NOT NULL", [namespace]
+        if task is not None:
+            where, params = where + " AND task = ?", [namespace, task]
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT task, tone, date(created_at, 'unixepoch') AS day, count(*),"
+                f" sum(tone_carried) FROM audit_log WHERE {where}"
+                " GROUP BY task, tone, day ORDER BY task, tone, day",
+                params,
+            ).fetchall()
+        return [Adherence(*row) for row in rows]
 
     def get(self, namespace: str, entry_id: str) -> AuditEntry:
         """One entry of the namespace. NotFoundError if it has none with that id."""
@@ -238,4 +287,6 @@ def _entry(row: tuple[Any, ...]) -> AuditEntry:
     data["citations"] = tuple(Citation(**c) for c in json.loads(data["citations"] or "[]"))
     data["abstained"] = bool(data["abstained"])
     data["answer_mode"] = data["answer_mode"] or "generate"
+    data["tone_use"] = ToneUse(**json.loads(data["tone_use"])) if data["tone_use"] else None
+    del data["tone_carried"]  # a property of tone_use
     return AuditEntry(**data)

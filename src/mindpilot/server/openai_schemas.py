@@ -12,7 +12,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mindpilot.types import AdapterUse, Citation, Message, Response, TokenLogprob, UsedRecord
+from mindpilot.types import (
+    AdapterUse,
+    Citation,
+    Message,
+    Response,
+    TokenLogprob,
+    ToneUse,
+    UsedRecord,
+)
 
 # torch's generator accepts seeds in this range.
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
@@ -201,6 +209,9 @@ class Provenance(BaseModel):
     abstained: bool = False  # the answer is the task's "I don't know" line
     answer_mode: str = "generate"  # "generate" or "extractive"
     faithfulness: float = 0.0  # the context-aware decoding alpha applied (0: plain decoding)
+    # the tone asked, how it was applied (steering vector id and strength, or the prompt line
+    # only and why) and the answer's score on it
+    tone_use: ToneUse | None = None
 
     @classmethod
     def of(cls, response: Response) -> Provenance:
@@ -224,6 +235,7 @@ class Provenance(BaseModel):
             abstained=response.abstained,
             answer_mode=response.answer_mode,
             faithfulness=response.faithfulness,
+            tone_use=response.tone_use,
         )
 
 

@@ -163,6 +163,14 @@ CREATE TABLE monitor_runs (
 CREATE INDEX monitor_runs_scope ON monitor_runs (namespace, task, seq);
 """
 
+# The tone an answer was asked for, how it was applied and how it scored (JSON ToneUse:
+# {tone, intensity, control, vector, strength, note, measured, score, carried}), and whether it
+# carried the tone (0/1; NULL: no tone asked, or not measurable), kept apart to filter by.
+AUDIT_TONE = """
+ALTER TABLE audit_log ADD COLUMN tone_use TEXT;
+ALTER TABLE audit_log ADD COLUMN tone_carried INTEGER;
+"""
+
 # Ordered (name, sql); append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_mental_process_records", RECORDS),
@@ -170,6 +178,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("0003_audit_adapter", AUDIT_ADAPTER),
     ("0004_audit_answer", AUDIT_ANSWER),
     ("0005_monitor_runs", MONITOR_RUNS),
+    ("0006_audit_tone", AUDIT_TONE),
 ]
 
 
