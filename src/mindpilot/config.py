@@ -30,6 +30,7 @@ SETTINGS = (
     Setting("model", "", "the model used when none is named (empty: the bundled SmolLM2-135M)"),
     Setting("embedder", "minilm", "the store's embedder (hashing: no model, for tests)"),
     Setting("threads", "1", "torch threads for generation (1 is faster on 2 busy cores)"),
+    Setting("device", "auto", "where the local model runs: auto (CUDA when available), cpu, cuda"),
     Setting("embed_runtime", "auto", "MiniLM runtime: auto (onnx, else torch), onnx or torch"),
     Setting("embed_threads", "1", "MiniLM threads for batches (ingest); queries use 1"),
     Setting("synchronous", "normal", "store durability: normal or full (docs/operations.md)"),
@@ -139,6 +140,11 @@ def store_id(path: Path) -> str:
 def default_threads() -> int:
     """Torch threads for generation, from the `threads` setting (default 1)."""
     return _whole("threads")
+
+
+def device() -> str:
+    """The `device` setting: auto, cpu or cuda (checked where the model loads)."""
+    return setting("device")[0]
 
 
 def embed_threads() -> int:

@@ -58,6 +58,7 @@ class SinglePass:
 
     def __init__(self, model: Any) -> None:
         self.model = model
+        self.device = model_device(model)
         self.past: Any = None
 
     def read(self, prompt: list[int], answer: list[int]) -> Logits:
@@ -68,10 +69,29 @@ class SinglePass:
         return self._forward([token])
 
     def _forward(self, ids: list[int]) -> Logits:
-        out = self.model(input_ids=torch.tensor([ids]), past_key_values=self.past, use_cache=True)
+        # logits_to_keep=1: only the last position's logits (vocab,); the tied lm_head is 28M
+        # of the default model's 135M weights, run over a whole prompt for nothing otherwise
+        out = self.model(
+            input_ids=torch.tensor([ids], device=self.device),
+            past_key_values=self.past,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         self.past = out.past_key_values
-        logits = out.logits[0, -1, :]
+        logits = on_cpu(out.logits[0, -1, :])
         return Logits(logits, logits)
+
+
+def model_device(model: Any) -> torch.device:
+    """Where the model's weights are (a peft wrapper included)."""
+    return next(model.parameters()).device
+
+
+def on_cpu(logits: torch.Tensor) -> torch.Tensor:
+    """One step's logits as float32 on the CPU, where the token is chosen (sampling with a
+    CPU generator, grammars, penalties): one vector per step, and the loop needs the token id
+    on the CPU anyway. A no-op for a float32 model on the CPU."""
+    return logits.float().cpu()
 
 
 class ContrastPair:
@@ -84,24 +104,28 @@ class ContrastPair:
     ) -> None:
         self.model, self.without, self.alpha, self.mode = model, without, alpha, mode or MODE
         self.pad_id = pad_id
+        self.device = model_device(model)
         self.past: Any = None
-        self.mask = torch.ones(2, 0, dtype=torch.long)  # (2, cached + new): 0 = left padding
-        self.next_position = torch.zeros(2, 1, dtype=torch.long)  # (2, 1)
+        self.mask = torch.ones(2, 0, dtype=torch.long, device=self.device)  # (2, cached + new)
+        self.next_position = torch.zeros(2, 1, dtype=torch.long, device=self.device)  # (2, 1)
 
     def read(self, prompt: list[int], answer: list[int]) -> Logits:
         rows = [prompt + answer, self.without + answer]
         width = max(len(r) for r in rows)
-        ids = torch.tensor([[self.pad_id] * (width - len(r)) + r for r in rows])  # (2, width)
-        self.mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        pads = [width - len(r) for r in rows]  # left padding, masked out (0 in the mask)
+        ids = torch.tensor([[self.pad_id] * p + r for p, r in zip(pads, rows, strict=True)])
+        mask = torch.tensor([[0] * p + [1] * len(r) for p, r in zip(pads, rows, strict=True)])
+        ids, self.mask = ids.to(self.device), mask.to(self.device)  # (2, width) each
         positions = (self.mask.cumsum(-1) - 1).clamp(min=0)  # each row counts from its 1st token
         self.next_position = positions[:, -1:] + 1
         self.past = None
         return self._forward(ids, positions)
 
     def step(self, token: int) -> Logits:
-        self.mask = torch.cat([self.mask, torch.ones(2, 1, dtype=torch.long)], dim=-1)
+        one = torch.ones(2, 1, dtype=torch.long, device=self.device)
+        self.mask = torch.cat([self.mask, one], dim=-1)
         positions, self.next_position = self.next_position, self.next_position + 1
-        return self._forward(torch.tensor([[token], [token]]), positions)
+        return self._forward(one * token, positions)
 
     def _forward(self, ids: torch.Tensor, positions: torch.Tensor) -> Logits:
         out = self.model(
@@ -110,9 +134,10 @@ class ContrastPair:
             position_ids=positions,
             past_key_values=self.past,
             use_cache=True,
+            logits_to_keep=1,
         )
         self.past = out.past_key_values
-        with_records, without = out.logits[:, -1, :].float()  # (vocab,) each
+        with_records, without = on_cpu(out.logits[:, -1, :])  # (vocab,) each
         return Logits(with_records, contrast(with_records, without, self.alpha, self.mode))
 
 

@@ -170,13 +170,15 @@ def _batch(
     """(token log-probabilities, end log-probabilities) of each row, in one forward pass."""
     width = max(len(ids) for ids, _ in rows)
     pad = ends[0]  # any id: padding only follows a row's real tokens, which never see it
-    batch = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in rows])  # (B, L)
+    padded = [ids + [pad] * (width - len(ids)) for ids, _ in rows]
+    batch = torch.tensor(padded, device=backend.device)  # (B, L)
     cache = copy.deepcopy(past)
     cache.batch_repeat_interleave(len(rows))  # type: ignore[attr-defined]
     out = backend.model(input_ids=batch, past_key_values=cache, use_cache=True)
     # position i predicts token i + 1; the prompt's last logits predict every row's token 0
     steps = torch.log_softmax(out.logits.float(), dim=-1)  # (B, L, V)
-    before = torch.cat([first.expand(len(rows), 1, -1), steps[:, :-1, :]], dim=1)  # (B, L, V)
+    first_rows = first.to(steps.device).expand(len(rows), 1, -1)  # (B, 1, V)
+    before = torch.cat([first_rows, steps[:, :-1, :]], dim=1)  # (B, L, V)
     picked = before.gather(2, batch[:, :, None])[:, :, 0]  # (B, L)
     end = torch.logsumexp(steps[:, :, ends], dim=-1)  # (B, L): P(end) after token i
     result = []

@@ -22,8 +22,10 @@ from mindpilot import config as mp_config
 from mindpilot.autopilot import loading, query_likelihood, span_scoring, steering
 from mindpilot.autopilot.backend import Backend
 from mindpilot.autopilot.constrained import Grammars
-from mindpilot.autopilot.contrast import ContrastPair, Passes, SinglePass
+from mindpilot.autopilot.contrast import ContrastPair, Passes, SinglePass, model_device
 from mindpilot.autopilot.decoding import IncrementalDecoder, StopMatcher, choose_token
+from mindpilot.autopilot.devices import resolve_device, weights_dtype
+from mindpilot.autopilot.lookahead import LookaheadPass
 from mindpilot.autopilot.prompt_tokens import chat_ids, encode_text
 from mindpilot.autopilot.steering import SteeringLibrary, SteeringVector
 from mindpilot.errors import ContextWindowError, ModelLoadError, NotFoundError
@@ -63,6 +65,7 @@ class TransformersBackend(Backend):
         *,
         model_name: str | None = None,
         threads: int | None = None,
+        lookahead: bool = True,
     ) -> None:
         # becomes a peft PeftModel around the base once adapters load
         self.model: Any = freeze(model)
@@ -70,6 +73,10 @@ class TransformersBackend(Backend):
         self.tokenizer = tokenizer
         self.model_name = model_name or str(getattr(model, "name_or_path", "") or "model")
         self.threads = threads or mp_config.default_threads()
+        self.device = model_device(model)
+        # prompt-lookup decoding (lookahead.py): the same tokens, fewer forward passes
+        self.lookahead = lookahead
+        self.last_passes: Passes | None = None  # the latest decode's passes (benchmark counts)
         self.context_window = int(getattr(model.config, "max_position_embeddings", 2048))
         self.load_seconds = 0.0
         self._eos = _eos_ids(model, tokenizer)
@@ -86,19 +93,31 @@ class TransformersBackend(Backend):
         self._steering_found: dict[tuple[str, str], SteeringVector] = {}  # (library, tone)
 
     @classmethod
-    def load(cls, model: str | None = None, *, threads: int | None = None) -> TransformersBackend:
-        """Load by name or path (None = the bundled default), offline, and freeze."""
+    def load(
+        cls,
+        model: str | None = None,
+        *,
+        threads: int | None = None,
+        device: str | None = None,
+        lookahead: bool = True,
+    ) -> TransformersBackend:
+        """Load by name or path (None = the bundled default), offline, and freeze. `device`:
+        auto (CUDA when available), cpu or cuda[:N] (None: the `device` setting); bfloat16
+        on a GPU that supports it, float32 otherwise."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         started = time.perf_counter()
+        where = resolve_device(device or mp_config.device())
         source = loading.resolve(model)
         folder = loading.loadable_folder(source)
         torch.set_num_threads(threads or mp_config.default_threads())
         hf_logging.disable_progress_bar()  # a 1 s load needs no bar; conversion keeps its own
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder)
-            lm = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+            # a GPU gets the weights straight from the file (no float32 copy in CPU memory)
+            on_gpu = {"device_map": str(where)} if where.type != "cpu" else {}
+            lm = AutoModelForCausalLM.from_pretrained(folder, dtype=weights_dtype(where), **on_gpu)
         except (OSError, ValueError) as err:
             raise ModelLoadError(
                 f"cannot load model {source.name} from {folder}: {err}",
@@ -106,7 +125,7 @@ class TransformersBackend(Backend):
             ) from err
         finally:
             hf_logging.enable_progress_bar()
-        backend = cls(lm, tokenizer, model_name=source.name, threads=threads)
+        backend = cls(lm, tokenizer, model_name=source.name, threads=threads, lookahead=lookahead)
         backend.load_seconds = time.perf_counter() - started
         return backend
 
@@ -148,11 +167,12 @@ class TransformersBackend(Backend):
             for text in continuations:
                 tokens = encode_text(self.tokenizer, text)
                 out = self.model(
-                    input_ids=torch.tensor([tokens]), past_key_values=copy.deepcopy(past)
+                    input_ids=torch.tensor([tokens], device=self.device),
+                    past_key_values=copy.deepcopy(past),
                 )
                 # position i predicts token i+1; the prompt's last logits predict token 0
-                steps = torch.cat([logits[None, :], out.logits[0, :-1, :]])
-                logprobs = torch.log_softmax(steps.float(), dim=-1)
+                steps = torch.cat([logits[None, :], out.logits[0, :-1, :].float().cpu()])
+                logprobs = torch.log_softmax(steps, dim=-1)
                 scores.append(float(logprobs[torch.arange(len(tokens)), tokens].sum()))
         return scores
 
@@ -224,7 +244,7 @@ class TransformersBackend(Backend):
             torch.inference_mode(),
         ):
             torch.set_num_threads(self.threads)
-            passes = self._passes(without, config.faithfulness)
+            passes = self.last_passes = self._passes(without, config.faithfulness)
             logits = passes.read(ids, [])
             prompt_done = time.perf_counter()
             for step in range(max_new):
@@ -280,6 +300,8 @@ class TransformersBackend(Backend):
     def _passes(self, without: list[int] | None, alpha: float) -> Passes:
         """The forward passes of one decode, on the model as it is now (under the lock: an
         adapter loaded meanwhile wraps the base in a new object)."""
+        if without is None and self.lookahead:
+            return LookaheadPass(self.model, limit=self.context_window)
         if without is None:
             return SinglePass(self.model)
         return ContrastPair(self.model, without, alpha, pad_id=self._pad)
@@ -394,9 +416,15 @@ class TransformersBackend(Backend):
         self._selected = adapter
 
     def _forward(self, ids: list[int], past: Any) -> tuple[torch.Tensor, Any]:
-        """One forward pass; returns the last position's logits (vocab,) and the KV cache."""
-        out = self.model(input_ids=torch.tensor([ids]), past_key_values=past, use_cache=True)
-        return out.logits[0, -1, :], out.past_key_values
+        """One forward pass; returns the last position's logits (vocab,), float32 on the CPU,
+        and the KV cache."""
+        out = self.model(
+            input_ids=torch.tensor([ids], device=self.device),
+            past_key_values=past,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        return out.logits[0, -1, :].float().cpu(), out.past_key_values
 
     # ---- candidate answers (extractive answers; span_scoring.py) ---------------------------
     def score_candidates(

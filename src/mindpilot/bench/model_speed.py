@@ -1,6 +1,8 @@
-"""Default model speed on this machine: load (first and cached), time to first token, decode
-tokens/s with 1 and 2 threads. Baseline, measured in the same run: Hugging Face's own
-`model.generate` (greedy, same prompt, same token count).
+"""Default model speed on this machine: load (first and cached; in full also a fresh process's
+start + imports apart from its load), then each decoding option's tokens/s and time to first
+token as ratios to two baselines measured in the same run, 1 torch thread: our plain float32
+loop (one token per forward pass) and Hugging Face's `model.generate` (greedy, same prompt and
+token count; in full also with its own prompt lookup).
 
     python -m mindpilot.bench.model_speed [--tokens 64] [--repeats 3] [--quick]
 
@@ -13,8 +15,11 @@ the Markdown table.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -37,24 +42,29 @@ PROMPT = "Explain in a few sentences why the sky is blue."
 def run(
     quick: bool = False, tokens: int | None = None, repeats: int | None = None
 ) -> dict[str, Any]:
-    """Loads, then TTFT and decode speed at 1 and 2 threads against HF generate."""
+    """Loads (and, in full, a fresh process's imports), then each decoding option against the
+    plain loop and HF generate, alternated in one process, 1 thread."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    tokens = tokens or (16 if quick else 64)
+    tokens = tokens or (12 if quick else 64)
     repeats = repeats or (1 if quick else 3)
     if quick:
         load = measure_loads()
     else:
         with _fresh_cache():
             load = measure_loads()
-    decode = measure_decode(tokens, repeats)
-    set_threads(1)  # the other benchmarks run with 1 thread
+            load.update(cold_process())  # in the fresh cache: the conversion is made
+    set_threads(1)
+    decode = measure_options(tokens, repeats, quick)
     return {
-        "machine": machine(),
+        "machine": machine(1),
         "model": MODEL,
-        "data": f"one prompt ({PROMPT!r}), {tokens} new tokens, median of {repeats}",
-        "baseline": "transformers' model.generate, greedy, same prompt and token count",
+        "data": f"{len(decode)} prompts, {tokens} new tokens (greedy), median of {repeats}, "
+        "options alternated in one process",
+        "baseline": "our plain float32 loop (one token per pass) and transformers' "
+        "model.generate, greedy, same prompt and token count",
         "load": load,
         "decode": decode,
+        "load_average": os.getloadavg(),
     }
 
 
@@ -82,49 +92,122 @@ def measure_loads() -> dict[str, Any]:
     return {"first_s": first, "cached_s": cached, "first_load_converted": converted}
 
 
-def measure_decode(tokens: int, repeats: int) -> list[dict[str, float | int | str]]:
-    from mindpilot.autopilot import Autopilot, GenerationConfig
+_COLD = """
+import time, json
+t0 = time.perf_counter()
+from mindpilot.autopilot.transformers_backend import TransformersBackend
+t1 = time.perf_counter()
+TransformersBackend.load()
+print(json.dumps({"imports_s": t1 - t0, "load_s": time.perf_counter() - t1}))
+"""
 
-    autopilot = Autopilot.load()
-    backend = autopilot.backend
-    config = GenerationConfig(max_new_tokens=tokens)
-    rows: list[dict[str, float | int | str]] = []
-    for threads in (1, 2):
-        backend.threads = threads  # type: ignore[attr-defined]
-        set_threads(threads)
-        baseline = _median(repeats, lambda: _hf_generate(backend, tokens))
-        ours = [autopilot.generate(PROMPT, config) for _ in range(repeats)]
-        tps = statistics.median(g.tokens_per_second for g in ours)
-        rows.append(
-            {
-                "threads": threads,
-                "ttft_s": statistics.median(g.timings.first_token_s for g in ours),
-                "decode_tokens_per_s": tps,
-                "hf_generate_tokens_per_s": baseline,
-                "ratio_vs_hf_generate": tps / baseline,
-                "completion_tokens": ours[0].usage.completion_tokens,
-            }
-        )
-    backend.threads = 1  # type: ignore[attr-defined]
+
+def cold_process() -> dict[str, float]:
+    """A fresh Python that imports the backend and loads the cached default model: process
+    start + imports, and the load, apart."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _COLD], capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - started
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "process_imports_s": wall - figures["load_s"],
+        "process_load_s": figures["load_s"],
+        "process_total_s": wall,
+    }
+
+
+def prompts(quick: bool) -> dict[str, str]:
+    """A grounded question (a NarrativeQA summary pasted, as self-taking composes it) and a
+    general one; quick: the grounded one."""
+    from mindpilot.bench.datasets import narrative_qa
+
+    item = narrative_qa()[0]
+    passage = " ".join(item.passage.split()[:60])  # ~100 prompt tokens in all
+    grounded = f"Passage: {passage}\n\nQuestion: {item.question} Answer from the passage."
+    return {"grounded": grounded} if quick else {"grounded": grounded, "general": PROMPT}
+
+
+def measure_options(tokens: int, repeats: int, quick: bool) -> list[dict[str, Any]]:
+    """Per prompt: tokens/s and TTFT of each option, and their ratios to the plain loop and
+    to HF generate (options alternate within each repeat, so load falls on all alike)."""
+    from mindpilot.autopilot import Autopilot, Message
+
+    backend: Any = Autopilot.load().backend
+    options = [*OPTIONS] if not quick else ["plain loop", "lookahead (default)", "hf generate"]
+    rows = []
+    for label, text in prompts(quick).items():
+        ids = backend.prompt_ids([Message("user", text)])
+        runs: dict[str, list[tuple[float, float, str]]] = {o: [] for o in options}
+        for _ in range(repeats):
+            for option in options:
+                runs[option].append(OPTIONS[option](backend, text, ids, tokens))
+        figures = {o: _medians(r) for o, r in runs.items()}
+        plain, hf = figures["plain loop"], figures["hf generate"]
+        for f in figures.values():
+            f["x_plain"] = f["tokens_per_s"] / plain["tokens_per_s"]
+            f["x_hf_generate"] = f["tokens_per_s"] / hf["tokens_per_s"]
+            f["ttft_x_plain"] = f["ttft_s"] / plain["ttft_s"]
+        same = runs["lookahead (default)"][0][2] == runs["plain loop"][0][2]
+        rows.append({"prompt": label, "prompt_tokens": len(ids), "options": figures,
+                     "lookahead_same_text": same})  # fmt: skip
+    backend.lookahead = True
     return rows
 
 
-def _hf_generate(backend: object, tokens: int) -> float:
-    """Tokens/s of transformers' `generate` decoding (prefill excluded, like ours)."""
+def _medians(runs: list[tuple[float, float, str]]) -> dict[str, Any]:
+    return {
+        "tokens_per_s": statistics.median(r[0] for r in runs),
+        "ttft_s": statistics.median(r[1] for r in runs),
+    }
+
+
+def _ours(lookahead: bool) -> Callable[[Any, str, list[int], int], tuple[float, float, str]]:
+    def measure(backend: Any, text: str, ids: list[int], tokens: int) -> tuple[float, float, str]:
+        from mindpilot.autopilot import GenerationConfig, Message
+
+        backend.lookahead = lookahead
+        config = GenerationConfig(max_new_tokens=tokens)
+        g = backend.generate([Message("user", text)], config)
+        return g.tokens_per_second, g.timings.first_token_s, g.text
+
+    return measure
+
+
+def _hf(lookup: int | None) -> Callable[[Any, str, list[int], int], tuple[float, float, str]]:
+    def measure(backend: Any, text: str, ids: list[int], tokens: int) -> tuple[float, float, str]:
+        return _hf_generate(backend, ids, tokens, lookup)
+
+    return measure
+
+
+OPTIONS = {
+    "plain loop": _ours(False),
+    "lookahead (default)": _ours(True),
+    "hf generate": _hf(None),
+    "hf generate, prompt lookup": _hf(3),
+}
+
+
+def _hf_generate(
+    backend: Any, ids: list[int], tokens: int, lookup: int | None
+) -> tuple[float, float, str]:
+    """(decode tokens/s with the prefill excluded, like ours; TTFT; text) of `generate`."""
     import torch
 
-    from mindpilot.autopilot import Message
-
-    ids = torch.tensor([backend.prompt_ids([Message("user", PROMPT)])])  # type: ignore[attr-defined]
-    model = backend.model  # type: ignore[attr-defined]
+    prompt = torch.tensor([ids], device=backend.device)
+    extra = {"prompt_lookup_num_tokens": lookup} if lookup else {}
     with torch.inference_mode():
         started = time.perf_counter()
-        model.generate(ids, max_new_tokens=1, do_sample=False)
+        backend.model.generate(prompt, max_new_tokens=1, do_sample=False)
         prefill = time.perf_counter() - started
         started = time.perf_counter()
-        out = model.generate(ids, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+        out = backend.model.generate(
+            prompt, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False, **extra
+        )
         total = time.perf_counter() - started
-    return (out.shape[1] - ids.shape[1] - 1) / max(total - prefill, 1e-9)
+    new = out[0, len(ids) :].tolist()
+    rate = (len(new) - 1) / max(total - prefill, 1e-9)
+    return rate, prefill, backend.tokenizer.decode(new, skip_special_tokens=True)
 
 
 def _median(repeats: int, run: Callable[[], float]) -> float:
@@ -134,24 +217,41 @@ def _median(repeats: int, run: Callable[[], float]) -> float:
 def report(results: dict[str, Any]) -> str:
     load = results["load"]
     first = "first (GGUF -> float32 conversion)" if load["first_load_converted"] else "first"
+    loads = results.get("load_average")
     lines = [
-        f"Machine: {results['machine']}. Model: {results['model']}. Data: {results['data']}. "
-        f"Baseline: {results['baseline']}.",
+        f"Machine: {results['machine']}"
+        + (f", load average {loads[0]:.1f} at the end" if loads else "")
+        + f". Model: {results['model']}. Data: {results['data']}. "
+        f"Baselines: {results['baseline']}.",
         "",
-        f"Load: {first} {load['first_s']:.1f} s, cached {load['cached_s']:.1f} s "
-        f"({load['first_s'] / load['cached_s']:.0f}x faster).",
-        "",
-        "| threads | time to first token | mindpilot decode tok/s "
-        "| HF generate tok/s (baseline) | ratio |",
-        "|---|---|---|---|---|",
+        f"Load: {first} {load['first_s']:.1f} s, cached {load['cached_s']:.1f} s.",
     ]
-    for row in results["decode"]:
-        lines.append(
-            f"| {row['threads']} | {row['ttft_s'] * 1000:.0f} ms "
-            f"| {row['decode_tokens_per_s']:.1f} | {row['hf_generate_tokens_per_s']:.1f} "
-            f"| {row['ratio_vs_hf_generate']:.2f} |"
+    if "process_imports_s" in load:
+        lines[-1] += (
+            f" A fresh process: start + imports {load['process_imports_s']:.1f} s, then the "
+            f"cached load {load['process_load_s']:.1f} s."
         )
+    for row in results["decode"]:
+        lines += _option_table(row)
     return "\n".join(lines)
+
+
+def _option_table(row: dict[str, Any]) -> list[str]:
+    same = "same text as the plain loop" if row["lookahead_same_text"] else "TEXT DIFFERS"
+    lines = [
+        "",
+        f"Prompt {row['prompt']!r} ({row['prompt_tokens']} tokens); lookahead: {same}.",
+        "",
+        "| option | decode tok/s | x plain loop | x HF generate | time to first token "
+        "| TTFT x plain |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, f in row["options"].items():
+        lines.append(
+            f"| {name} | {f['tokens_per_s']:.1f} | {f['x_plain']:.2f} | {f['x_hf_generate']:.2f} "
+            f"| {f['ttft_s'] * 1000:.0f} ms | {f['ttft_x_plain']:.2f} |"
+        )
+    return lines
 
 
 def main() -> None:

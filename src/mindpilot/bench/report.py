@@ -123,12 +123,7 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
     if s := results.get("retrieval"):
         out.append(retrieval.headline(s))
     if s := results.get("model_speed"):
-        one = s["decode"][0]
-        out.append(
-            f"Default model: load {s['load']['first_s']:.1f} s first, "
-            f"{s['load']['cached_s']:.1f} s cached; time to first token "
-            f"{one['ttft_s'] * 1000:.0f} ms, {one['decode_tokens_per_s']:.1f} tokens/s (1 thread)."
-        )
+        out.append(_model_line(s))
     if s := results.get("self_taking_cost"):
         bare, mem = s["rows"]["bare model (baseline)"], s["rows"]["with self-taking"]
         out.append(
@@ -158,6 +153,22 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
     if s := results.get("monitor_bias"):
         out.append(monitor_bias.headline(s))
     return out
+
+
+def _model_line(s: dict[str, Any]) -> str:
+    """Loads, and per prompt the default decoding (lookahead) against its same-run baselines."""
+    parts = [
+        f"Default model: load {s['load']['first_s']:.1f} s first, "
+        f"{s['load']['cached_s']:.1f} s cached"
+    ]
+    for row in s["decode"]:
+        fast = row["options"]["lookahead (default)"]
+        parts.append(
+            f"{row['prompt']} prompt ({row['prompt_tokens']} tokens): "
+            f"{fast['tokens_per_s']:.1f} tokens/s, {fast['x_plain']:.2f}x the plain loop and "
+            f"{fast['x_hf_generate']:.2f}x HF generate, first token {fast['ttft_s'] * 1000:.0f} ms"
+        )
+    return "; ".join(parts) + " (1 thread)."
 
 
 def _new_query_line(s: dict[str, Any]) -> str:

@@ -76,7 +76,9 @@ def adapt(
     from mindpilot.adapters import adapt as run
     from mindpilot.adapters.adapt import check_labels
 
-    load = {k: options.pop(k) for k in ("model", "backend", "base_url", "api_key", "threads")}
+    load = {
+        k: options.pop(k) for k in ("model", "backend", "base_url", "api_key", "threads", "device")
+    }
     if targets is not None:
         options["target_modules"] = tuple(t.strip() for t in targets.split(",") if t.strip())
     config = AdapterConfig(**{name: value for name, value in options.items() if value is not None})

@@ -16,7 +16,8 @@ from mindpilot.errors import ConfigError
 
 
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--model/--backend/--base-url/--api-key/--threads, shared by commands that load a model."""
+    """--model/--backend/--base-url/--api-key/--threads/--device, shared by commands that load
+    a model."""
     decorators = [
         click.option(
             "--model",
@@ -42,6 +43,13 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help="Torch threads (default: MINDPILOT_THREADS or 1).",
         ),
+        click.option(
+            "--device",
+            type=click.Choice(["auto", "cpu", "cuda"], case_sensitive=False),
+            default=None,
+            help="Where the local model runs: auto (CUDA when available), cpu or cuda "
+            "(default: MINDPILOT_DEVICE or auto).",
+        ),
     ]
     for decorate in reversed(decorators):
         command = decorate(command)
@@ -57,14 +65,21 @@ def unescape(text: str) -> str:
 
 
 def model_spec(
-    model: str | None, backend: str, base_url: str | None, api_key: str | None, threads: int | None
+    model: str | None,
+    backend: str,
+    base_url: str | None,
+    api_key: str | None,
+    threads: int | None,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """The `model_options` as `Engine.open` arguments."""
     if backend == "openai":
+        if device:
+            raise ConfigError("--device applies to the local backend; the server picks its own")
         return {"model": model, "backend": backend, "base_url": base_url, "api_key": api_key}
     if base_url or api_key:
         raise ConfigError("--base-url and --api-key only apply to --backend openai")
-    return {"model": model, "backend": backend, "threads": threads}
+    return {"model": model, "backend": backend, "threads": threads, "device": device}
 
 
 def open_engine(load: dict[str, Any], **wiring: Any) -> Any:
