@@ -30,15 +30,15 @@ def monitor() -> None:
 @store_options
 def run_cmd(
     task: str | None, quick: bool, pairs: int | None, model: str | None, backend: str,
-    base_url: str | None, api_key: str | None, threads: int | None, namespace: str,
-    store_path: Path | None, as_json: bool,
+    base_url: str | None, api_key: str | None, threads: int | None, device: str | None,
+    namespace: str, store_path: Path | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Probe the model (bare, as TASK, with TASK's adapter), audit the namespace's records and
     store the run. Nothing is stored if it is interrupted."""
     from mindpilot.monitor.runs import RunLog, run_monitor
 
     load = {"model": model, "backend": backend, "base_url": base_url, "api_key": api_key,
-            "threads": threads}  # fmt: skip
+            "threads": threads, "device": device}  # fmt: skip
     # lazy: a wrong namespace or task is reported before the model loads
     with open_engine(load, store=store_path, audit=False, lazy=True) as engine:
         run = run_monitor(
