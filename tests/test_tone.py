@@ -18,6 +18,7 @@ from mindpilot.cli import cli
 from mindpilot.engine import Engine, tone_control
 from mindpilot.errors import ConfigError, ValidationError
 from mindpilot.mental_process import Emotion, Knowledge, TaskProfile
+from mindpilot.mental_process.records import AnswerSettings
 from mindpilot.mental_process.store import open_store
 from mindpilot.self_taking import TakenRecords
 from mindpilot.tone import TONES, require_tone
@@ -150,7 +151,8 @@ def test_a_vector_is_computed_once_listed_and_refused_for_another_base(
 # ---- through the engine ----------------------------------------------------------------------
 def _support_engine(autopilot: Autopilot, tmp_path: Path, intensity: float) -> Engine:
     store = open_store(tmp_path / "mp.db", embedder="hashing")
-    store.put_task(TaskProfile(name="support", namespace=NS, expertise=("shop",)))
+    steer = AnswerSettings(steer_tone=True)
+    store.put_task(TaskProfile(name="support", namespace=NS, expertise=("shop",), answer=steer))
     store.add(Knowledge(namespace=NS, domain="shop", text="Parcels ship within 2 days."))
     store.add(Emotion(namespace=NS, task="support", state="empathy", intensity=intensity))
     return Engine.open(autopilot, store=store)
@@ -191,7 +193,8 @@ def test_intensity_zero_is_the_prompt_line_only(tiny_autopilot: Autopilot, tmp_p
 def test_a_remote_backend_gets_prompt_guidance_only(tiny_autopilot: Autopilot) -> None:
     remote = OpenAIBackend("remote-model", base_url="http://127.0.0.1:9/v1")
     emotion = Emotion(namespace=NS, task="support", state="empathy", intensity=1.0)
-    taken = TakenRecords(TaskProfile(name="support"), "q", emotion=emotion, tone="empathy")
+    profile = TaskProfile(name="support", answer=AnswerSettings(steer_tone=True))
+    taken = TakenRecords(profile, "q", emotion=emotion, tone="empathy")
     use = tone_control.plan(taken, remote, SteeringLibrary())
     assert use is not None and use.control == "prompt" and use.vector is None
     assert "openai backend gets prompt guidance only" in use.note
@@ -207,3 +210,10 @@ def test_bad_input_is_one_line_with_a_fix(tmp_path: Path) -> None:
     assert odd.exit_code == 0 and "not a measured tone" in odd.output and "empathy" in odd.output
     unknown = CliRunner().invoke(cli, ["tone", "build", "grumpy"])
     assert unknown.exit_code == 1 and "formality" in unknown.output
+
+
+def test_a_task_steers_only_when_it_asks_to(tiny_autopilot: Autopilot, tmp_path: Path) -> None:
+    engine = _support_engine(tiny_autopilot, tmp_path, 0.8)
+    engine.store.put_task(TaskProfile(name="support", namespace=NS, expertise=("shop",)))
+    use = engine.respond(PROMPT, task="support", namespace=NS, max_new_tokens=4).tone_use
+    assert use is not None and use.control == "prompt" and "--steer-tone" in use.note

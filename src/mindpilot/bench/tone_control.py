@@ -61,10 +61,14 @@ def _conditions(
     from mindpilot.autopilot import Autopilot
     from mindpilot.engine import Engine
     from mindpilot.mental_process import Emotion, Knowledge, TaskProfile, open_store
+    from mindpilot.mental_process.records import AnswerSettings
 
     store = open_store(folder / "tone.db", embedder="minilm")
+    steer = AnswerSettings(steer_tone=True)  # the control measured here (off by default)
     for name in (TASK, PLAIN):
-        store.put_task(TaskProfile(name=name, namespace=NS, personality="a support agent"))
+        store.put_task(
+            TaskProfile(name=name, namespace=NS, personality="a support agent", answer=steer)
+        )
     for fact in sorted({r.knowledge for r in requests}):
         store.add(Knowledge(namespace=NS, domain="support", text=fact))
     engine = Engine(Autopilot.load(), store, None)

@@ -33,6 +33,7 @@ ANSWER_OPTIONS = {
     "abstain": ("--abstain/--no-abstain", bool, "say abstain-text instead of inventing"),
     "abstain_text": ("--abstain-text", str, "the line said when abstaining"),
     "min_support": ("--min-support", float, "supported share of sentences below which to abstain"),
+    "steer_tone": ("--steer-tone/--no-steer-tone", bool, "steer the emotion into the answer"),
 }
 
 

@@ -1,10 +1,11 @@
 """The task's emotional state as a control: which tone, how strongly, through what, and how
 the answer measured on it (`types.ToneUse`, in every response's provenance).
 
-A state naming a measured tone (`mindpilot.tone`) is steered on a backend that can
-(`autopilot/steering.py`, strength = intensity * FULL_STRENGTH) on top of the prompt line, and
-every answer is scored; other states, intensity 0 and remote backends get the prompt line only,
-and the provenance says which and why.
+A state naming a measured tone (`mindpilot.tone`), of a task that asks for it (`answer.steer_tone`,
+off by default: the tone costs the default model the answer's facts), is steered on a backend
+that can (`autopilot/steering.py`, strength = intensity * FULL_STRENGTH) on top of the prompt
+line, and every answer is scored; other states, other tasks, intensity 0 and remote backends get
+the prompt line only, and the provenance says which and why.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ def plan(
     use = ToneUse(taken.tone, intensity, "prompt", measured=tone.name if tone else None)
     if tone is None:
         return replace(use, note="not a measured tone: the prompt line only")
+    if not taken.profile.answer.steer_tone:
+        return replace(
+            use, note="steering is off for this task (--steer-tone): the prompt line only"
+        )
     if not backend.supports_steering or library is None:
         return replace(use, note=f"the {backend.name} backend gets prompt guidance only")
     if intensity == 0:
