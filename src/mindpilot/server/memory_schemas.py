@@ -170,7 +170,8 @@ class TaskIn(_In):
     answer: AnswerSettings = Field(
         default_factory=AnswerSettings,
         description="Answer mode (generate | extractive), faithfulness (context-aware decoding "
-        "alpha, 0 = off), style (free | short), abstention.",
+        "alpha, 0 = off), style (free | short), abstention, steer_tone (activation steering "
+        "of the task's emotion; off by default).",
     )
 
     def profile(self, namespace: str, name: str) -> _TaskProfile:
