@@ -27,7 +27,6 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,8 @@ from typing import Any
 
 import httpx
 from chaos_inputs import bad_invocations, bad_requests
+
+from mindpilot.bench.common import start_server
 
 BIN = Path(sys.executable).parent
 GOALS = {
@@ -87,33 +88,7 @@ class Home:
         return done.returncode, done.stdout + done.stderr
 
     def serve(self, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-        port = _free_port()
-        server = subprocess.Popen(
-            [str(BIN / "mindpilot"), "serve", "--port", str(port), *args],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=self.folder,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                return server, url
-            except httpx.HTTPError:
-                if server.poll() is not None:
-                    raise RuntimeError("mindpilot serve exited") from None
-                time.sleep(0.2)
-        server.kill()
-        raise RuntimeError("mindpilot serve did not start")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        return start_server([str(BIN / "mindpilot"), "serve", *args], self.env, cwd=self.folder)
 
 
 def _knowledge(text: str, domain: str = "chaos") -> dict[str, Any]:

@@ -14,17 +14,15 @@ timed itself. Medians of `REPEATS` runs; quick: one resident run of each, no in-
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from mindpilot.bench.common import MODEL, machine, simple_main
+from mindpilot.bench.common import MODEL, machine, simple_main, start_server
 
 __all__ = ["NAME", "TITLE", "headline", "report", "run"]
 
@@ -91,43 +89,15 @@ def _timed(env: dict[str, str], repeats: int) -> dict[str, float]:
 
 
 def _with_server(env: dict[str, str], repeats: int) -> dict[str, float]:
-    """Start `mindpilot serve --open` on a free port, time the commands through it, stop it."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [_mindpilot(), "serve", "--open", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    """Start `mindpilot serve --open`, time the commands through it, stop it."""
+    server, url = start_server([_mindpilot(), "serve", "--open"], env, start_s=SERVER_START_S)
     try:
-        _wait_healthy(url, server)
         through = {**env, "MINDPILOT_SERVER": url}
         _timed(through, 1)  # warm-up, untimed: a resident server has answered before
         return _timed(through, repeats)
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + SERVER_START_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            error = server.stderr.read().decode() if server.stderr else ""
-            raise RuntimeError(f"mindpilot serve exited before answering:\n{error[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"mindpilot serve did not answer {url}/health in {SERVER_START_S} s")
 
 
 def headline(results: dict[str, Any]) -> str:

@@ -11,7 +11,11 @@ import argparse
 import json
 import os
 import platform
+import socket
+import subprocess
+import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -92,3 +96,42 @@ def set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def start_server(
+    command: Sequence[str],
+    env: dict[str, str],
+    *,
+    cwd: Path | None = None,
+    start_s: float = 300.0,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`command` (a `mindpilot serve ...` line) with `--port` of a free loopback port, and its
+    URL once it answers /health (it loads the model first); the caller stops the process.
+    Its stderr goes to a file, not a pipe: a pipe nobody reads fills up with the server's log
+    and blocks it; the file's tail is in the error when the server exits or never answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    url = f"http://127.0.0.1:{port}"
+    # the child keeps its own handle of the (unlinked) file when this one closes on return
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(
+            [*command, "--port", str(port)], env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+            stderr=log,
+        )  # fmt: skip
+        deadline = time.monotonic() + start_s
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError(f"{command[0]} serve exited before answering:\n{_tail(log)}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    return server, url
+            except OSError:
+                time.sleep(0.2)
+        server.kill()
+        raise RuntimeError(f"{url}/health did not answer in {start_s:g} s:\n{_tail(log)}")
+
+
+def _tail(log: Any, chars: int = 2000) -> str:
+    log.seek(0)
+    return str(log.read().decode("utf-8", "replace")[-chars:])
