@@ -21,6 +21,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -162,13 +163,7 @@ def turn_windows(turns: Sequence[Turn], *, window: int = 3, overlap: int = 1) ->
 
 def _sessions(turns: Sequence[Turn]) -> list[list[Turn]]:
     """Runs of turns of the same session, in file order."""
-    runs: list[list[Turn]] = []
-    for turn in turns:
-        if runs and runs[-1][-1].session == turn.session:
-            runs[-1].append(turn)
-        else:
-            runs.append([turn])
-    return runs
+    return [list(run) for _, run in groupby(turns, key=lambda turn: turn.session)]
 
 
 def window_text(turns: Sequence[Turn]) -> str:

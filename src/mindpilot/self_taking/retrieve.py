@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import groupby
 
 from mindpilot.mental_process.records import Hit, Kind, RetrievalSettings
 from mindpilot.mental_process.store import Store
@@ -116,13 +117,8 @@ def _reranked(
 
 
 def _groups(hits: list[Hit]) -> list[list[Hit]]:
-    groups: list[list[Hit]] = []
-    for hit in hits:
-        if groups and groups[-1][-1].time_match == hit.time_match:
-            groups[-1].append(hit)
-        else:
-            groups.append([hit])
-    return groups
+    """Runs of hits with the same `time_match`, in order."""
+    return [list(run) for _, run in groupby(hits, key=lambda hit: hit.time_match)]
 
 
 # ---- time -----------------------------------------------------------------------------------
