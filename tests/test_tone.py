@@ -3,6 +3,7 @@ refused for another base) and the decode loop's steering hook, on the tiny rando
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 
 from mindpilot.autopilot import Autopilot
 from mindpilot.autopilot.openai_backend import OpenAIBackend
-from mindpilot.autopilot.steering import SteeringLibrary
+from mindpilot.autopilot.steering import SteeringLibrary, steered
 from mindpilot.autopilot.transformers_backend import TransformersBackend
 from mindpilot.cli import cli
 from mindpilot.engine import Engine, tone_control
@@ -83,6 +84,28 @@ def test_strength_zero_decodes_exactly_as_plain(backend: TransformersBackend, em
     zero = backend.generate(PROMPT, off)
     assert [t.token for t in zero.logprobs] == [t.token for t in plain.logprobs]
     assert zero.text == plain.text
+
+
+def test_steering_leaves_the_prompt_positions_alone(
+    backend: TransformersBackend, empathy: str
+) -> None:
+    """The records in the prompt are read as they are: only positions from `start` move."""
+    vector = backend._steering[empathy]
+    ids = torch.tensor([backend.prompt_ids(PROMPT)])
+    start = ids.shape[1] - 1
+
+    def hidden() -> torch.Tensor:
+        out = backend.base(input_ids=ids, output_hidden_states=True)
+        # the layer after the steered one: its input is what the hook returned (causal, so
+        # a position only sees itself and those before it)
+        return out.hidden_states[vector.layer + 2][0]  # (positions, hidden)
+
+    with torch.inference_mode():
+        plain = hidden()
+        with steered(backend.base, vector, 4.0, start):
+            moved = hidden()
+    assert torch.equal(moved[:start], plain[:start])
+    assert not torch.allclose(moved[start:], plain[start:])
 
 
 def test_steering_changes_the_answer_and_leaves_no_hook(
@@ -158,14 +181,26 @@ def _support_engine(autopilot: Autopilot, tmp_path: Path, intensity: float) -> E
     return Engine.open(autopilot, store=store)
 
 
+@pytest.fixture
+def words_end_sentences(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiny random model writes no punctuation: here a "sentence" ends after a word."""
+    monkeypatch.setattr(tone_control, "_SENTENCE_END", re.compile(r"\S+(?=\s)"))
+
+
 def test_an_emotion_steers_and_every_answer_is_scored_and_audited(
-    tiny_autopilot: Autopilot, tmp_path: Path
+    tiny_autopilot: Autopilot, tmp_path: Path, words_end_sentences: None
 ) -> None:
     engine = _support_engine(tiny_autopilot, tmp_path, 0.8)
-    response = engine.respond(PROMPT, task="support", namespace=NS, max_new_tokens=8)
+    response = engine.respond(PROMPT, task="support", namespace=NS, max_new_tokens=16)
     use = response.tone_use
     assert use is not None and use.control == "steering" and use.vector is not None
     assert use.strength == pytest.approx(0.8 * tone_control.FULL_STRENGTH)
+    # the steered opening leads the answer; the rest is decoded without the vector
+    assert use.opening and response.text.startswith(use.opening + " ")
+    plain = engine.autopilot.generate(list(response.prompt), max_new_tokens=16)
+    rest = response.text[len(use.opening) + 1 :]
+    assert plain.text.startswith(rest) and rest
+    assert response.generation.usage.completion_tokens <= 16
     assert use.score is not None and use.carried is not None
     assert engine.audit is not None
     entry = engine.audit.get(NS, response.audit_id or "")
@@ -182,6 +217,20 @@ def test_an_emotion_steers_and_every_answer_is_scored_and_audited(
     assert listed.exit_code == 0 and entry.id in listed.output
     report = CliRunner().invoke(cli, ["log", "tone", "-n", NS, "--store", store])
     assert report.exit_code == 0 and "empathy" in report.output
+
+
+def test_structured_answers_and_no_sentence_get_the_prompt_line_only(
+    tiny_autopilot: Autopilot, tmp_path: Path
+) -> None:
+    engine = _support_engine(tiny_autopilot, tmp_path, 0.8)
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+    as_json = engine.respond(PROMPT, task="support", namespace=NS, json_schema=schema)
+    assert as_json.tone_use is not None and as_json.tone_use.control == "prompt"
+    assert "structured" in as_json.tone_use.note and as_json.text.lstrip().startswith("{")
+    # no punctuation from the random model: no opening sentence, nothing steered is shown
+    use = engine.respond(PROMPT, task="support", namespace=NS, max_new_tokens=16).tone_use
+    assert use is not None and use.control == "prompt" and "no opening sentence" in use.note
+    assert use.opening == ""
 
 
 def test_intensity_zero_is_the_prompt_line_only(tiny_autopilot: Autopilot, tmp_path: Path) -> None:

@@ -299,6 +299,7 @@ class ToneUse:
     measured: str | None = None  # the measured tone the state names (None: not measurable)
     score: float | None = None  # the answer's value on that tone's dimension
     carried: bool | None = None  # whether the answer scores as carrying the tone
+    opening: str = ""  # the answer's first sentence, decoded with the vector (steering only)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ via Contrastive Activation Addition"; Turner et al. 2023, ActAdd).
 A tone's vector is the mean difference of the residual stream after one decoder layer between
 support answers that open with a sentence in the tone and the same answers without it
 (`tone.tones`: openers x PLAIN_ANSWERS). While decoding, `strength * vector` is added to that
-layer's output at every position. It is computed once per base model and tone (~2 s for the
-default model) and saved under MINDPILOT_HOME/steering/<base hash>/, with the base's weight
-hash inside: a vector is only ever added to the model it was computed on.
+layer's output at the answer's positions (not the prompt's). It is computed once per base model
+and tone (~2 s for the default model) and saved under MINDPILOT_HOME/steering/<base hash>/,
+with the base's weight hash inside: a vector is only ever added to the model it was computed on.
 """
 
 from __future__ import annotations
@@ -106,20 +106,30 @@ def _answer_mean(model: Any, prompt: list[int], answer: list[int], layer: int) -
 
 
 @contextlib.contextmanager
-def steered(model: Any, vector: SteeringVector, strength: float) -> Iterator[None]:
-    """Add `strength * vector` to the output of its layer for the passes inside. Nothing is
-    registered when strength is 0, so an unsteered decode costs nothing."""
+def steered(model: Any, vector: SteeringVector, strength: float, start: int = 0) -> Iterator[None]:
+    """Add `strength * vector` to the output of its layer at the positions from `start` on,
+    for the passes inside. Decoding passes the prompt's last position: the answer is steered,
+    the prompt (the records it must read) is not, as CAA steers the positions after the
+    instruction. Nothing is registered when strength is 0, so an unsteered decode costs nothing."""
     if strength == 0:
         yield
         return
     shift = strength * vector.vector
 
-    def add(_module: Any, _inputs: Any, output: Any) -> Any:
-        if isinstance(output, tuple):  # older transformers: (hidden, attentions, ...)
-            return (output[0] + shift, *output[1:])
-        return output + shift
+    def add(_module: Any, _args: Any, kwargs: dict[str, Any], output: Any) -> Any:
+        hidden = output[0] if isinstance(output, tuple) else output  # older transformers: tuple
+        positions = kwargs.get("position_ids")
+        if positions is None:  # a model that does not pass them: every position
+            steered_hidden = hidden + shift
+        else:
+            mask = (positions >= start).unsqueeze(-1).to(hidden.dtype)  # (batch, seq, 1)
+            steered_hidden = hidden + mask * shift
+        if isinstance(output, tuple):
+            return (steered_hidden, *output[1:])
+        return steered_hidden
 
-    handle = decoder_layers(model)[vector.layer].register_forward_hook(add)
+    layer = decoder_layers(model)[vector.layer]
+    handle = layer.register_forward_hook(add, with_kwargs=True)
     try:
         yield
     finally:

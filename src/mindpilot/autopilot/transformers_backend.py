@@ -240,7 +240,7 @@ class TransformersBackend(Backend):
         with (
             self._lock,
             self._applied(config.adapter),
-            self._steered(config),
+            self._steered(config, start=len(ids) - 1),
             torch.inference_mode(),
         ):
             torch.set_num_threads(self.threads)
@@ -325,7 +325,10 @@ class TransformersBackend(Backend):
         self._steering[vector.id] = self._steering_found[key] = vector
         return vector
 
-    def _steered(self, config: GenerationConfig) -> contextlib.AbstractContextManager[None]:
+    def _steered(
+        self, config: GenerationConfig, start: int
+    ) -> contextlib.AbstractContextManager[None]:
+        """Steering from position `start` (the prompt's last: it predicts the first token)."""
         if config.steering is None or config.steering_strength == 0:
             return contextlib.nullcontext()  # no hook: other requests pay nothing
         vector = self._steering.get(config.steering)
@@ -334,7 +337,7 @@ class TransformersBackend(Backend):
                 f"no steering vector {config.steering!r} is loaded in this model",
                 hint="the engine loads a task's vector from its emotional state",
             )
-        return steering.steered(self.base, vector, config.steering_strength)
+        return steering.steered(self.base, vector, config.steering_strength, start)
 
     # ---- task adapters (peft LoRA on the one shared, frozen base) --------------------------
     def load_adapter(self, name: str, folder: Path) -> None:

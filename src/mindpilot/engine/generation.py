@@ -48,13 +48,15 @@ class GenerationPaths(EngineBase):
         contrast, alpha = self._contrast(prepared, config)
         config = replace(config, faithfulness=alpha)
         tone = tone_control.plan(prepared.taken, self.autopilot.backend, self.steering_library)
-        config = tone_control.configured(tone, config)
+        opened, tone = tone_control.opening(self.autopilot, messages, config, tone)
+        config = tone_control.after_opening(opened, config)
         if hook is None and contrast is None:
             stream = self.autopilot.stream(messages, config)
         else:
             backend = self.autopilot.backend
             stream = backend.stream_with_hook(messages, config, hook, contrast)
-        return Stream(self._respond(prepared, stream, session_id, hook, adapter, alpha, tone))
+        answer = self._respond(prepared, stream, session_id, hook, adapter, alpha, tone, opened)
+        return Stream(answer)
 
     def _contrast(
         self, prepared: ComposedRequest, config: GenerationConfig
@@ -94,17 +96,23 @@ class GenerationPaths(EngineBase):
         adapter: AdapterUse | None = None,
         faithfulness: float = 0.0,
         tone: ToneUse | None = None,
+        opened: tone_control.Opening | None = None,
     ) -> Generator[str, None, Response]:
         taken = prepared.taken
         # A task that may abstain shows nothing before the whole answer is judged: a streamed
         # answer is never retracted.
         hold = taken is not None and taken.profile.answer.abstain
         if not hold:
+            if opened is not None:
+                yield opened.text + " "
             yield from stream
         generation: Generation = stream.finish()
         used = used_records(taken, hook.added if hook else ())
         knowledge = [*(taken.knowledge if taken else ()), *(hook.added if hook else ())]
+        # the opening (the tone) is not what records must support: only the rest is judged
         citations, abstained = self._judge(taken, generation.text, knowledge)
+        if opened is not None:
+            generation, citations = with_opening(opened, generation, citations)
         prompt, memory_tokens = prepared.messages, prepared.memory_tokens
         if hook is not None and hook.messages is not None:  # knowledge was added mid-answer
             prompt = hook.messages
@@ -154,3 +162,22 @@ class GenerationPaths(EngineBase):
         """The store's embedder (citations compare meaning with it), if it has one."""
         embedder: Embedder | None = getattr(self.store, "embedder", None)
         return embedder
+
+
+def with_opening(
+    opened: tone_control.Opening, generation: Generation, citations: tuple[Citation, ...]
+) -> tuple[Generation, tuple[Citation, ...]]:
+    """The whole answer: the steered opening, a space, then the rest (citations moved along,
+    tokens and seconds of both decodes counted)."""
+    shift = len(opened.text) + 1
+    moved = tuple(replace(c, start=c.start + shift, end=c.end + shift) for c in citations)
+    usage = replace(
+        generation.usage, completion_tokens=generation.usage.completion_tokens + opened.tokens
+    )
+    timings = replace(
+        generation.timings,
+        decode_s=generation.timings.decode_s + opened.timings.decode_s,  # its prefill too
+        first_token_s=opened.timings.first_token_s,
+    )
+    text = f"{opened.text} {generation.text}"
+    return replace(generation, text=text, usage=usage, timings=timings, logprobs=()), moved

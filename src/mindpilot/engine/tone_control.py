@@ -2,15 +2,25 @@
 the answer measured on it (`types.ToneUse`, in every response's provenance).
 
 A state naming a measured tone (`mindpilot.tone`), of a task that asks for it (`answer.steer_tone`,
-off by default: the tone costs the default model the answer's facts), is steered on a backend
-that can (`autopilot/steering.py`, strength = intensity * FULL_STRENGTH) on top of the prompt
-line, and every answer is scored; other states, other tasks, intensity 0 and remote backends get
-the prompt line only, and the provenance says which and why.
+off by default), is steered on a backend that can (`autopilot/steering.py`, strength = intensity
+* FULL_STRENGTH) on top of the prompt line, and every answer is scored; other states, other
+tasks, intensity 0 and remote backends get the prompt line only, and the provenance says which
+and why.
+
+Only the answer's opening sentence is steered, and the rest is decoded from the prompt as if
+the opening were not there. Measured (docs/tone.md): steering the whole answer carries the tone
+but the default model then never reaches the fact it was asked for (it loops on apologies),
+and steering the first tokens then going on after them does the same; an opening decoded apart
+carries the tone and leaves the answer's facts as the prompt alone gives them.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from mindpilot.autopilot.backend import Backend
 from mindpilot.autopilot.steering import SteeringLibrary
@@ -18,7 +28,10 @@ from mindpilot.self_taking import TakenRecords
 from mindpilot.tone import known_tone
 from mindpilot.tone import lexicon as tone_lexicon
 from mindpilot.tone.score import score
-from mindpilot.types import GenerationConfig, ToneUse
+from mindpilot.types import GenerationConfig, Message, Timings, ToneUse
+
+if TYPE_CHECKING:
+    from mindpilot.autopilot import Autopilot
 
 # The steering strength at intensity 1: the vector (a mean activation difference, about half
 # the residual stream's norm at the middle layer of the default model) times this. Chosen on a
@@ -26,6 +39,20 @@ from mindpilot.types import GenerationConfig, ToneUse
 FULL_STRENGTH = 2.0
 # An emotion given only as a task's default_emotion has no record, hence no intensity.
 DEFAULT_INTENSITY = 0.5
+# The opening sentence is decoded within this many tokens (and half the answer's budget at
+# most); one that does not end by then is dropped and the answer gets the prompt line only.
+OPENING_TOKENS = 24
+# A sentence ends at . ! or ? followed by white space (seen when the next token arrives).
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s)")
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The answer's first sentence, decoded with the steering vector, and what it cost."""
+
+    text: str
+    tokens: int
+    timings: Timings
 
 
 def plan(
@@ -51,11 +78,50 @@ def plan(
     return replace(use, control="steering", vector=vector.id, strength=intensity * FULL_STRENGTH)
 
 
-def configured(use: ToneUse | None, config: GenerationConfig) -> GenerationConfig:
-    """The decoding config with the tone's steering on (when the plan steers)."""
+def opening(
+    autopilot: Autopilot, messages: Sequence[Message], config: GenerationConfig, use: ToneUse | None
+) -> tuple[Opening | None, ToneUse | None]:
+    """The steered opening sentence of the answer (None when the plan does not steer, the
+    answer must be JSON or carry log-probabilities, or no sentence ended in time), and `use`
+    with what happened. It is decoded whole before anything streams: a half sentence in the
+    tone is never shown."""
     if use is None or use.control != "steering":
+        return None, use
+    budget = min(OPENING_TOKENS, config.max_new_tokens // 2)
+    if config.json_schema is not None or config.grammar is not None or config.logprobs is not None:
+        return None, _prompt_only(use, "structured or log-prob answers are not steered")
+    if budget < 4:
+        return None, _prompt_only(use, f"max tokens {config.max_new_tokens} leave no room")
+    steered = replace(
+        config, steering=use.vector, steering_strength=use.strength, max_new_tokens=budget, stop=()
+    )
+    started, text = time.perf_counter(), ""
+    stream = autopilot.stream(list(messages), steered)
+    for piece in stream:
+        text += piece
+        if _SENTENCE_END.search(text):
+            break
+    stream.close()  # the rest of the steered decode is not needed
+    end = _SENTENCE_END.search(text)
+    if end is None:
+        return None, _prompt_only(use, f"no opening sentence within {budget} tokens")
+    sentence = text[: end.end()].strip()
+    spent = time.perf_counter() - started
+    opened = Opening(sentence, autopilot.count_text(sentence), Timings(0.0, spent, spent))
+    return opened, replace(use, opening=sentence)
+
+
+def after_opening(opened: Opening | None, config: GenerationConfig) -> GenerationConfig:
+    """The budget left for the rest of the answer (decoded without the vector)."""
+    if opened is None:
         return config
-    return replace(config, steering=use.vector, steering_strength=use.strength)
+    return replace(config, max_new_tokens=max(1, config.max_new_tokens - opened.tokens))
+
+
+def _prompt_only(use: ToneUse, why: str) -> ToneUse:
+    return replace(
+        use, control="prompt", vector=None, strength=0.0, note=f"{why}: the prompt line only"
+    )
 
 
 def measured(use: ToneUse | None, text: str) -> ToneUse | None:
