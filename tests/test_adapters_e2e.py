@@ -26,7 +26,11 @@ def test_adapt_beats_the_bare_model_and_classify_then_uses_it(
         for review in reviews:
             store.add(Experience(task="sentiment", situation=review.text, response=review.label))
     runner = CliRunner()
-    done = runner.invoke(cli, ["adapt", "sentiment", "--json", "--epochs", "1", "--min-steps", "16"], catch_exceptions=False)
+    done = runner.invoke(
+        cli,
+        ["adapt", "sentiment", "--json", "--epochs", "1", "--min-steps", "16"],
+        catch_exceptions=False,
+    )
     assert done.exit_code == 0, done.output
     manifest = json.loads(done.output)
     metrics = manifest["metrics"]
