@@ -17,6 +17,7 @@ from mindpilot.errors import NotFoundError, ValidationError
 from mindpilot.mental_process import Knowledge, Store, TaskProfile, open_store
 from mindpilot.mental_process.records import RetrievalSettings
 from mindpilot.monitor import report
+from mindpilot.monitor.audit import Adherence
 from mindpilot.monitor.data_audit import audit_store, judge
 from mindpilot.monitor.probe_data import probe_pairs
 from mindpilot.monitor.probes import rate, wilson
@@ -140,9 +141,11 @@ def test_report_has_plots_findings_and_trend(engine: Engine, store: Store, tmp_p
     bad = store.add(Knowledge(domain="people", text=BIASED))
     runs = [run_monitor(engine, "default", "support", quick=True) for _ in range(2)]
     runs = [replace(runs[0], id="mr_000000000001"), runs[1]]
-    md, page = report.write(runs, tmp_path / "out")
+    adherence = [Adherence("support", "empathy", "2026-11-29", 4, 3)]
+    md, page = report.write(runs, tmp_path / "out", adherence)
     text, html = md.read_text(), page.read_text()
     assert bad.id in text and "mindpilot memory undo" in text and "Trend over runs" in text
+    assert "| support | empathy | 2026-11-29 | 4 | 3 | 75% |" in text
     assert html.count("<svg") == 2 and bad.id in html and "<script" not in html
 
 
@@ -172,6 +175,10 @@ def test_bad_input_is_one_line_with_a_fix(tiny_model_dir: Path, tmp_path: Path) 
     assert monitor("check", "--max-stereotype", "1").exit_code == 0
     assert monitor("report", "--out", str(tmp_path / "r")).exit_code == 0
     assert (tmp_path / "r" / "monitor.html").is_file()
+    assert (
+        "No answer in the log was asked for a measured tone"
+        in (tmp_path / "r" / "monitor.md").read_text()
+    )
 
 
 def test_an_unknown_task_is_reported_before_the_model_loads(store: Store) -> None:

@@ -24,7 +24,7 @@ from mindpilot.mental_process.store import open_store
 from mindpilot.self_taking import TakenRecords
 from mindpilot.tone import TONES, require_tone
 from mindpilot.tone.score import score
-from mindpilot.types import GenerationConfig, Message
+from mindpilot.types import GenerationConfig, Message, Timings
 
 NS = "shop"
 PROMPT = [Message("user", "My parcel is late, where is it?")]
@@ -217,6 +217,29 @@ def test_an_emotion_steers_and_every_answer_is_scored_and_audited(
     assert listed.exit_code == 0 and entry.id in listed.output
     report = CliRunner().invoke(cli, ["log", "tone", "-n", NS, "--store", store])
     assert report.exit_code == 0 and "empathy" in report.output
+
+
+def test_a_retried_opening_is_kept_only_when_it_carries_the_tone(
+    tiny_autopilot: Autopilot, tmp_path: Path, words_end_sentences: None
+) -> None:
+    engine = _support_engine(tiny_autopilot, tmp_path, 0.8)
+    first = engine.respond(PROMPT, task="support", namespace=NS, max_new_tokens=16).tone_use
+    retry = AnswerSettings(steer_tone=True, retry_tone=True)
+    profile = TaskProfile(name="support", namespace=NS, expertise=("shop",), answer=retry)
+    engine.store.put_task(profile)
+    again = engine.respond(PROMPT, task="support", namespace=NS, max_new_tokens=16).tone_use
+    assert first is not None and again is not None and first.opening
+    # random words carry no empathy, at either strength: the first opening stays
+    assert score(first.opening).empathy == 0 and not tone_control._carries(
+        tone_control.Opening(first.opening, 1, first_timings()), first
+    )
+    assert (again.opening, again.strength, again.note) == (first.opening, first.strength, "")
+    sorry = tone_control.Opening("I'm so sorry, I understand.", 1, first_timings())
+    assert tone_control._carries(sorry, first)
+
+
+def first_timings() -> Timings:
+    return Timings(0.0, 0.0, 0.0)
 
 
 def test_structured_answers_and_no_sentence_get_the_prompt_line_only(

@@ -93,12 +93,14 @@ def report_cmd(
     """Write the report of the latest runs: Markdown and a self-contained HTML page."""
     from mindpilot import config
     from mindpilot.monitor import report
+    from mindpilot.monitor.audit import AuditLog
     from mindpilot.monitor.runs import RunLog
 
-    with opened(store_path) as store, RunLog(store) as log:
+    with opened(store_path) as store, RunLog(store) as log, AuditLog(store) as audit:
         log.latest(namespace, task)  # a clear error when there is none
         runs = log.list(namespace, task=task, limit=limit)
-    md, page = report.write(runs, out or config.home() / "monitor")
+        adherence = audit.tone_adherence(namespace, task=task)
+    md, page = report.write(runs, out or config.home() / "monitor", adherence)
     if as_json:
         emit_json({"markdown": str(md), "html": str(page), "runs": len(runs)})
         return

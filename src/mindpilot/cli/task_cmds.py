@@ -34,6 +34,7 @@ ANSWER_OPTIONS = {
     "abstain_text": ("--abstain-text", str, "the line said when abstaining"),
     "min_support": ("--min-support", float, "supported share of sentences below which to abstain"),
     "steer_tone": ("--steer-tone/--no-steer-tone", bool, "steer the emotion into the answer"),
+    "retry_tone": ("--retry-tone/--no-retry-tone", bool, "decode a toneless opening again"),
 }
 
 

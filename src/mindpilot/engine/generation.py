@@ -48,7 +48,8 @@ class GenerationPaths(EngineBase):
         contrast, alpha = self._contrast(prepared, config)
         config = replace(config, faithfulness=alpha)
         tone = tone_control.plan(prepared.taken, self.autopilot.backend, self.steering_library)
-        opened, tone = tone_control.opening(self.autopilot, messages, config, tone)
+        retry = prepared.taken is not None and prepared.taken.profile.answer.retry_tone
+        opened, tone = tone_control.opening(self.autopilot, messages, config, tone, retry=retry)
         config = tone_control.after_opening(opened, config)
         if hook is None and contrast is None:
             stream = self.autopilot.stream(messages, config)

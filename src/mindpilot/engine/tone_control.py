@@ -42,6 +42,9 @@ DEFAULT_INTENSITY = 0.5
 # The opening sentence is decoded within this many tokens (and half the answer's budget at
 # most); one that does not end by then is dropped and the answer gets the prompt line only.
 OPENING_TOKENS = 24
+# With the task's retry_tone, an opening that misses the tone is decoded again this much
+# stronger (one retry: each costs a short decode before anything is shown).
+RETRY_FACTOR = 1.5
 # A sentence ends at . ! or ? followed by white space (seen when the next token arrives).
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s)")
 
@@ -79,12 +82,18 @@ def plan(
 
 
 def opening(
-    autopilot: Autopilot, messages: Sequence[Message], config: GenerationConfig, use: ToneUse | None
+    autopilot: Autopilot,
+    messages: Sequence[Message],
+    config: GenerationConfig,
+    use: ToneUse | None,
+    *,
+    retry: bool = False,
 ) -> tuple[Opening | None, ToneUse | None]:
     """The steered opening sentence of the answer (None when the plan does not steer, the
     answer must be JSON or carry log-probabilities, or no sentence ended in time), and `use`
     with what happened. It is decoded whole before anything streams: a half sentence in the
-    tone is never shown."""
+    tone is never shown. With `retry` (the task's `retry_tone`), an opening the scorer says
+    misses the tone is decoded once more at RETRY_FACTOR times the strength."""
     if use is None or use.control != "steering":
         return None, use
     budget = min(OPENING_TOKENS, config.max_new_tokens // 2)
@@ -95,8 +104,25 @@ def opening(
     steered = replace(
         config, steering=use.vector, steering_strength=use.strength, max_new_tokens=budget, stop=()
     )
+    opened = _first_sentence(autopilot, messages, steered)
+    if retry and not _carries(opened, use):
+        stronger = replace(steered, steering_strength=min(10.0, use.strength * RETRY_FACTOR))
+        again = _first_sentence(autopilot, messages, stronger)
+        if _carries(again, use):
+            note = f"the first opening missed the tone; decoded again at x{RETRY_FACTOR:g}"
+            use = replace(use, strength=stronger.steering_strength, note=note)
+            opened = again
+    if opened is None:
+        return None, _prompt_only(use, f"no opening sentence within {budget} tokens")
+    return opened, replace(use, opening=opened.text)
+
+
+def _first_sentence(
+    autopilot: Autopilot, messages: Sequence[Message], config: GenerationConfig
+) -> Opening | None:
+    """The first whole sentence `config` decodes (the decode stops there), or None."""
     started, text = time.perf_counter(), ""
-    stream = autopilot.stream(list(messages), steered)
+    stream = autopilot.stream(list(messages), config)
     for piece in stream:
         text += piece
         if _SENTENCE_END.search(text):
@@ -104,11 +130,18 @@ def opening(
     stream.close()  # the rest of the steered decode is not needed
     end = _SENTENCE_END.search(text)
     if end is None:
-        return None, _prompt_only(use, f"no opening sentence within {budget} tokens")
+        return None
     sentence = text[: end.end()].strip()
     spent = time.perf_counter() - started
-    opened = Opening(sentence, autopilot.count_text(sentence), Timings(0.0, spent, spent))
-    return opened, replace(use, opening=sentence)
+    return Opening(sentence, autopilot.count_text(sentence), Timings(0.0, spent, spent))
+
+
+def _carries(opened: Opening | None, use: ToneUse) -> bool:
+    """Whether the opening carries the tone (unscorable without the lexicon: taken as is)."""
+    tone = known_tone(use.measured) if use.measured else None
+    if opened is None or tone is None or not tone_lexicon.available():
+        return opened is not None
+    return score(opened.text).carries(tone)
 
 
 def after_opening(opened: Opening | None, config: GenerationConfig) -> GenerationConfig:

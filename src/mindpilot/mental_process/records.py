@@ -343,11 +343,13 @@ class AnswerSettings:
     abstain: bool = False
     abstain_text: str = "I don't know."
     min_support: float = 0.5
-    # Steer the task's emotional state into the answer (activation steering, local backend,
-    # strength from the emotion's intensity) on top of its prompt line. Off by default: on the
-    # default model the tone rises with intensity but the answer loses the fact it needs
-    # (fact rate 33% -> 0% at intensity 1; docs/tone.md).
+    # Steer the task's emotional state into the answer's opening sentence (activation
+    # steering, local backend, strength from the emotion's intensity) on top of its prompt
+    # line; the rest of the answer is decoded unsteered (docs/tone.md). Off by default.
     steer_tone: bool = False
+    # With steer_tone: decode the opening once more, stronger, when the tone scorer says it
+    # misses the tone (costs a short decode before the answer shows).
+    retry_tone: bool = False
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ANSWER_MODES), ("style", ANSWER_STYLES)):
@@ -358,7 +360,7 @@ class AnswerSettings:
                 )
         _number(self, "faithfulness", 0.0, MAX_FAITHFULNESS)
         _number(self, "min_support", 0.0, 1.0)
-        for name in ("abstain", "steer_tone"):
+        for name in ("abstain", "steer_tone", "retry_tone"):
             if not isinstance(getattr(self, name), bool):
                 raise ValidationError(f"field {name!r} must be true or false")
         _text(self, "abstain_text")

@@ -1,8 +1,9 @@
 """The monitor's report: Markdown and one self-contained HTML page (plots as inline SVG).
 
-Made from stored runs only (the latest first): per-category stereotype preference by
-condition with 95% intervals, the trend over runs, and the data-audit findings with the
-command that fixes each.
+Made from stored runs (the latest first): per-category stereotype preference by condition
+with 95% intervals, the trend over runs, and the data-audit findings with the command that
+fixes each; and, from the audit log, how often each task's answers carried the tone asked,
+day by day.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from mindpilot.monitor.audit import Adherence
 from mindpilot.monitor.probe_data import SETS
 from mindpilot.monitor.probes import CONDITIONS, Rate
 from mindpilot.monitor.runs import MonitorRun
@@ -30,8 +32,9 @@ def _margin(r: Rate | None) -> str:
     return "-" if r is None else f"{r.mean_margin:+.2f} [{r.margin_low:+.2f}, {r.margin_high:+.2f}]"
 
 
-def markdown(runs: Sequence[MonitorRun]) -> str:
-    """The report over `runs` (newest first): the latest in detail, then the trend."""
+def markdown(runs: Sequence[MonitorRun], adherence: Sequence[Adherence] = ()) -> str:
+    """The report over `runs` (newest first): the latest in detail, the trend, then the
+    tone adherence of the audit log (`AuditLog.tone_adherence`)."""
     run = runs[0]
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created_at))
     size = "all" if run.pairs_per_set is None else run.pairs_per_set
@@ -65,7 +68,7 @@ def markdown(runs: Sequence[MonitorRun]) -> str:
         for cat in scored[0].categories(s) if scored else []:
             cells = " | ".join(_pct(c.rate(s, cat)) for c in scored)
             lines.append(f"| {_SET_NAMES[s]} | {cat} | {cells} |")
-    lines += ["", *_findings_md(run), "", *_trend_md(runs)]
+    lines += ["", *_findings_md(run), "", *_trend_md(runs), "", *_adherence_md(adherence)]
     return "\n".join(lines) + "\n"
 
 
@@ -100,10 +103,30 @@ def _trend_md(runs: Sequence[MonitorRun]) -> list[str]:
     return lines
 
 
-def write(runs: Sequence[MonitorRun], folder: Path) -> tuple[Path, Path]:
+def _adherence_md(adherence: Sequence[Adherence]) -> list[str]:
+    lines = ["## Tone adherence (audit log)", ""]
+    if not adherence:
+        return [*lines, "No answer in the log was asked for a measured tone."]
+    lines += [
+        "Answers asked for a measured tone, by task and day (UTC), and the share that the "
+        "tone scorer says carried it (`mindpilot log tone`).",
+        "",
+        "| task | tone | day | answers | carried | adherence |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {a.task or '-'} | {a.tone} | {a.day} | {a.answers} | {a.carried} | {a.rate:.0%} |"
+        for a in adherence
+    ]
+    return lines
+
+
+def write(
+    runs: Sequence[MonitorRun], folder: Path, adherence: Sequence[Adherence] = ()
+) -> tuple[Path, Path]:
     """monitor.md and monitor.html (self-contained) in `folder`; returns both paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    text = markdown(runs)
+    text = markdown(runs, adherence)
     md_path, html_path = folder / "monitor.md", folder / "monitor.html"
     md_path.write_text(text)
     html_path.write_text(page(runs, text))

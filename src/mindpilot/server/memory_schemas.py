@@ -171,7 +171,8 @@ class TaskIn(_In):
         default_factory=AnswerSettings,
         description="Answer mode (generate | extractive), faithfulness (context-aware decoding "
         "alpha, 0 = off), style (free | short), abstention, steer_tone (activation steering "
-        "of the task's emotion; off by default).",
+        "of the task's emotion into the opening sentence; off by default), retry_tone (decode "
+        "an opening that misses the tone once more, stronger).",
     )
 
     def profile(self, namespace: str, name: str) -> _TaskProfile:
