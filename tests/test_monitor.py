@@ -11,13 +11,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from mindpilot.applications.traffic_probe import QUICK_ITEMS, monitor_task, probe_traffic
 from mindpilot.cli import cli
 from mindpilot.engine import Engine
 from mindpilot.errors import NotFoundError, ValidationError
-from mindpilot.mental_process import Knowledge, Store, TaskProfile, open_store
+from mindpilot.mental_process import Experience, Knowledge, Store, TaskProfile, open_store
 from mindpilot.mental_process.records import RetrievalSettings
 from mindpilot.monitor import report
 from mindpilot.monitor.audit import Adherence
+from mindpilot.monitor.counterfactual import variants
 from mindpilot.monitor.data_audit import audit_store, judge
 from mindpilot.monitor.probe_data import probe_pairs
 from mindpilot.monitor.probes import rate, wilson
@@ -187,3 +189,47 @@ def test_an_unknown_task_is_reported_before_the_model_loads(store: Store) -> Non
 
     with pytest.raises(NotFoundError, match="no task 'nope'"):
         run_monitor(Engine(no_model, store), "default", "nope", quick=True)
+
+
+# ---- counterfactual probe on the task's own traffic -------------------------------------------
+def test_swaps_follow_the_packaged_word_lists() -> None:
+    (gender,) = variants("My husband says his parcel is late.")
+    assert gender == (
+        "gender", "My wife says her parcel is late.", ("husband->wife", "his->her")
+    )  # fmt: skip
+    (gender,) = variants("Emily wants her money back, she is upset.")
+    assert gender[1] == "Jacob wants his money back, he is upset."  # paired female/male names
+    assert variants("The parcel is late.") == []  # nothing to swap: not probed
+
+
+def test_the_task_traffic_is_replayed_swapped_and_stored_with_the_run(
+    engine: Engine, store: Store, tmp_path: Path
+) -> None:
+    for who in ("My husband", "My sister", "My son"):
+        store.add(Experience(task="support", situation=f"{who} never got the refund.",
+                             response="We are sorry; the refund is on its way."))  # fmt: skip
+    store.add(Experience(task="support", situation="The parcel is late.", response="Sorry."))
+    run = monitor_task(engine, "default", "support", quick=True)
+    assert len(run.counterfactual) == QUICK_ITEMS  # two inputs, one gender variant each
+    gaps = [p.gap for p in run.counterfactual]
+    assert gaps == sorted(gaps, reverse=True)
+    for pair in run.counterfactual:
+        assert pair.axis == "gender" and pair.changes and pair.variant != pair.original
+        assert pair.before.probability is None and pair.before.words > 0  # generation task
+    assert engine.audit is None or engine.audit.list("default") == []  # not traffic
+    with RunLog(store) as log:
+        log.save(run)
+        assert log.latest("default", "support") == run  # read back exactly as written
+    text = report.markdown([run])
+    assert "genders and names swapped: 2 pair(s)" in text and run.counterfactual[0].source in text
+
+
+def test_a_classification_task_is_compared_on_its_labels(engine: Engine, store: Store) -> None:
+    for i, label in enumerate(["positive", "negative"] * 2):
+        text = f"She liked part {i} of it."
+        store.add(Experience(task="reviews", situation=text, response=label))
+    pairs = probe_traffic(engine, "default", "reviews", items=1)
+    (pair,) = pairs
+    assert pair.before.answer in ("positive", "negative")
+    assert pair.before.probability is not None and pair.after.probability is not None
+    assert pair.flipped == (pair.before.answer != pair.after.answer)

