@@ -129,6 +129,7 @@ def _announce(host: str, port: int, model: str, keys: Any) -> None:
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
     click.echo(f"mindpilot serving {model} at {url} (OpenAPI: {url}/docs)")
+    click.echo(f"Open {url}/ in a browser: chat, memory, tasks, log and monitor")
     if keys is not None and not keys.has_active():
         click.secho(
             "No API key exists yet, so every request will get 401: create one with\n"

@@ -1,4 +1,5 @@
-"""Export and import of a namespace as JSONL (the format of `mindpilot memory export`).
+"""Export and import of a namespace as JSONL (the format of `mindpilot memory export`), and
+documents uploaded one file at a time to be ingested as knowledge (`mindpilot memory ingest`).
 
 Import is all or nothing (the store checks every line before writing any). Its size is bounded
 by the server's request body limit (limits.py: 413 before the body is read whole).
@@ -6,15 +7,32 @@ by the server's request body limit (limits.py: 413 before the body is read whole
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import tempfile
+from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from mindpilot.errors import ValidationError
+from mindpilot.mental_process.conversation import ingest_records
+from mindpilot.mental_process.records import Knowledge, Record
+from mindpilot.server.deps import ServerState
 from mindpilot.server.errors import error_docs
-from mindpilot.server.memory_schemas import ACTOR, ImportedOut, Namespace, State
+from mindpilot.server.memory_schemas import (
+    ACTOR,
+    NAME_CHARS,
+    ImportedOut,
+    IngestedOut,
+    Namespace,
+    State,
+)
+
+# What `mindpilot memory ingest` reads: documents, and chat transcripts.
+INGEST_SUFFIXES = (".md", ".markdown", ".txt", ".jsonl", ".json")
 
 JSONL = "application/x-ndjson"
 _TEXT_BODY = {"schema": {"type": "string", "description": "One JSON object per line."}}
@@ -74,3 +92,53 @@ def _utf8(body: bytes) -> str:
             f"the import body is not UTF-8 text (byte {err.start})",
             hint="send the JSONL file as written by GET /v1/memory/export",
         ) from None
+
+
+@router.post(
+    "/ingest",
+    response_model=IngestedOut,
+    status_code=201,
+    openapi_extra={"requestBody": {"required": True, "content": {"text/plain": _TEXT_BODY}}},
+)
+async def ingest(
+    request: Request,
+    namespace: Namespace,
+    state: State,
+    domain: Annotated[str, Query(min_length=1, max_length=NAME_CHARS)],
+    filename: Annotated[str, Query(min_length=1, max_length=255, description="e.g. faq.md")],
+) -> IngestedOut:
+    """Ingest one uploaded file (the body, UTF-8) as knowledge of `domain`, as `mindpilot
+    memory ingest FILE` does: a .md/.txt document in chunks, a .jsonl/.json chat transcript
+    in windows of turns. Every chunk is checked before any is written; `source` is the file
+    name. `POST /v1/memory/undo` removes the whole file's records."""
+    name = Path(filename).name
+    if not name.lower().endswith(INGEST_SUFFIXES):
+        raise ValidationError(
+            f"cannot ingest {name!r}: not a document or a transcript",
+            hint=f"upload a file ending in one of {', '.join(INGEST_SUFFIXES)}",
+        )
+    text = _utf8(await request.body())
+    if not text.strip():
+        raise ValidationError(
+            f"{name!r} is empty: nothing to ingest", hint="upload a file with text"
+        )
+    stored = await run_in_threadpool(_ingest_text, state, namespace, domain, name, text)
+    return IngestedOut(added=len(stored), ids=[r.id for r in stored])
+
+
+def _ingest_text(
+    state: ServerState, namespace: str, domain: str, name: str, text: str
+) -> list[Record]:
+    """The uploaded text through the same `ingest_records` as the CLI, from a private temporary
+    folder (it reads files); the records name the uploaded file as their source."""
+    with tempfile.TemporaryDirectory(prefix="mindpilot-upload-") as folder:
+        path = Path(folder) / name
+        path.write_text(text, encoding="utf-8")
+        records = ingest_records(path, namespace=namespace, domain=domain)
+    prefix = f"{folder}/"
+    named = [_renamed(r, prefix) for r in records]
+    return state.store.add_many(named, actor=ACTOR)
+
+
+def _renamed(record: Knowledge, prefix: str) -> Knowledge:
+    return dataclasses.replace(record, source=record.source.replace(prefix, "", 1))
