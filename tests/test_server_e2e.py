@@ -92,3 +92,4 @@ def test_mindpilot_serve_as_a_user_starts_it(tiny_model_dir: Path, isolated_home
         server.terminate()
         out, _ = server.communicate(timeout=30)
     assert f"at http://127.0.0.1:{port}" in out and 'OpenAI(base_url="http://127.0.0.1' in out
+    assert f"Open http://127.0.0.1:{port}/ in a browser" in out  # the web page (issue 15)
