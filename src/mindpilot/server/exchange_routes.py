@@ -111,7 +111,12 @@ async def ingest(
     memory ingest FILE` does: a .md/.txt document in chunks, a .jsonl/.json chat transcript
     in windows of turns. Every chunk is checked before any is written; `source` is the file
     name. `POST /v1/memory/undo` removes the whole file's records."""
-    name = Path(filename).name
+    name = Path(filename.replace("\\", "/")).name  # a browser may send a Windows path
+    if not name.isprintable() or name.startswith("."):
+        raise ValidationError(
+            f"the file name {filename!r} cannot be used",
+            hint="send the file's own name, e.g. filename=faq.md",
+        )
     if not name.lower().endswith(INGEST_SUFFIXES):
         raise ValidationError(
             f"cannot ingest {name!r}: not a document or a transcript",
