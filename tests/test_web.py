@@ -17,7 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from mindpilot.mental_process.records import Emotion, Knowledge, RetrievalSettings, TaskProfile
+from mindpilot.mental_process.records import (
+    Emotion,
+    Experience,
+    Knowledge,
+    RetrievalSettings,
+    TaskProfile,
+)
 from mindpilot.monitor.runs import RunLog, run_monitor
 from mindpilot.server.keys import KeyStore
 from tests.server_helpers import Served, serving
@@ -81,6 +87,16 @@ def screenshot(page: Any, shots: Path, name: str, top: bool = False, publish: bo
             Path(wanted).mkdir(parents=True, exist_ok=True)
             shutil.copy(path, Path(wanted) / path.name)
     page.set_viewport_size(DESKTOP)
+
+
+UNLABELLED = """[...document.querySelectorAll("input, select, textarea")]
+  .filter((e) => !e.labels.length && !e.getAttribute("aria-label"))
+  .map((e) => e.outerHTML)"""
+
+
+def assert_labelled(page: Any) -> None:
+    """Every form control of the page has a label a screen reader reads out."""
+    assert page.evaluate(UNLABELLED) == []
 
 
 class Page:
@@ -224,6 +240,18 @@ def test_memory_add_search_edit_history_undo_ingest_export(
     expect(tab.locator(".record", has_text="Refunds take five working days.")).to_have_count(1)
     expect(history.locator(".undone")).to_have_count(1)
 
+    kept = tab.locator(".record", has_text="Refunds take five working days.")
+    kept.get_by_role("button", name="Supersede").click()
+    assert_labelled(tab)  # with the editor open
+    tab.fill("#mem-e-text", "Refunds take two working days.")
+    tab.click("#mem-e-save")
+    newer = tab.locator(".record", has_text="Refunds take two working days.")
+    expect(newer).to_contain_text("v1")
+    expect(kept).to_have_count(0)  # superseded: kept in its history, no longer current
+    newer.get_by_role("button", name="Delete").click()  # confirm() is accepted
+    expect(tab.locator("#notice")).to_contain_text("Deleted")
+    expect(newer).to_have_count(0)
+
     tab.fill("#mem-query", "")
     tab.fill("#mem-domain", "manuals")
     tab.set_input_files("#mem-ingest", files=[
@@ -238,6 +266,12 @@ def test_memory_add_search_edit_history_undo_ingest_export(
         tab.click("#mem-export")
     lines = Path(download.value.path()).read_text().splitlines()
     assert any("citric acid" in line for line in lines) and len(lines) >= 4
+
+    # the same lines again: the API refuses them whole (409), and the page says why
+    tab.set_input_files("#mem-import", files=[download.value.path()])
+    notice = tab.locator("#notice.error")
+    expect(notice).to_contain_text("already")
+    expect(notice).to_have_attribute("role", "alert")
 
 
 def test_a_wrong_key_shows_a_clear_message_and_a_right_one_works(
@@ -285,6 +319,7 @@ def test_log_tasks_and_monitor_pages(
     detail.get_by_role("button", name="Good answer").click()
     expect(detail).to_contain_text("Feedback saved as experience")
     screenshot(tab, shots, "log")
+    assert_labelled(tab)
 
     tab.click("nav >> text=Tasks")
     expect(tab.locator("#task-pick")).to_have_value("support")
@@ -301,6 +336,7 @@ def test_log_tasks_and_monitor_pages(
     assert saved.personality == "a calm Zentrix support agent"
     assert saved.retrieval.min_similarity == 0.2 and saved.expertise == ("zentrix",)
     screenshot(tab, shots, "tasks", top=True)
+    assert_labelled(tab)
 
     tab.click("nav >> text=Monitor")
     expect(tab.locator("#mon-body")).to_contain_text("no monitor run")
@@ -315,8 +351,36 @@ def test_log_tasks_and_monitor_pages(
     finding = body.locator(".findings li").first
     expect(finding).to_contain_text("stereotype")
     screenshot(tab, shots, "monitor", top=True)
+    assert_labelled(tab)
     finding.locator("a").click()
     expect(tab.locator("#mem-history")).to_contain_text("add")
+
+
+def test_an_adapter_trains_from_the_tasks_page_with_progress_and_is_activated(
+    tab: Any, shop: Served
+) -> None:
+    expect = playwright_api.expect
+    shop.store.put_task(TaskProfile(name="sentiment"))
+    for i in range(12):
+        for text, label in ((f"a fine film {i}", "positive"), (f"a dull film {i}", "negative")):
+            shop.store.add(Experience(task="sentiment", situation=text, response=label))
+    tab.goto(shop.url + "/#tasks?task=sentiment")
+    expect(tab.locator("#task-pick")).to_have_value("sentiment")
+    tab.click("text=Training settings")
+    tab.fill("#task-train-epochs", "3")
+    tab.fill("#task-train-learning_rate", "0.005")
+    tab.fill("#task-train-rank", "4")
+    tab.uncheck("#task-train-activate")  # activated by hand below
+    tab.click("text=Train an adapter from its experiences")
+    expect(tab.locator("#notice")).to_contain_text("Trained ad_")
+    expect(tab.locator("#task-train-status")).to_contain_text("done: step")
+    bar = tab.locator("#task-train-progress")
+    assert int(bar.get_attribute("value") or 0) == int(bar.get_attribute("max") or -1) > 0
+    adapter = tab.locator(".adapters li").first
+    expect(adapter).to_contain_text("classification")
+    adapter.get_by_role("button", name="Activate").click()
+    expect(tab.locator("#notice")).to_contain_text("sentiment now answers with ad_")
+    assert shop.store.get_task("default", "sentiment").adapter is not None
 
 
 @pytest.mark.slow

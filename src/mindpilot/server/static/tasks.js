@@ -6,7 +6,6 @@ import * as chat from "./chat.js";
 import { $, clear, field, fixed, guard, h, notify, options, when } from "./ui.js";
 
 let names = [];
-let polling = null;
 
 export function init() {
   $("#task-pick").addEventListener("change", guard(() => render($("#task-pick").value)));
@@ -163,16 +162,31 @@ function adapterBox(task, adapters) {
         : h("button", { type: "button", class: "secondary", onclick: guard(() => activate(task.name, a.id)) }, "Activate"),
     ),
   );
+  // a few of `mindpilot adapt`'s settings; left empty, the server's defaults apply
+  const knobs = [
+    ["epochs", "Epochs", "1"],
+    ["learning_rate", "Learning rate", "any"],
+    ["rank", "LoRA rank", "1"],
+  ].map(([name, label, step]) => {
+    const input = h("input", { type: "number", min: 0, step, name, placeholder: "default" });
+    input.id = `task-train-${name}`;
+    return field(label, input);
+  });
+  const activateIfBetter = h("input", { type: "checkbox", checked: true, name: "activate" });
+  activateIfBetter.id = "task-train-activate";
+  knobs.push(field("Activate it if it beats the bare model", activateIfBetter));
+  const settings = h("div", { class: "grid" }, knobs);
   return h(
     "section",
     { class: "card", "aria-labelledby": "task-adapters-title" },
     h("h2", { id: "task-adapters-title" }, "Adapters"),
     h("p", { class: "muted" }, task.adapter ? `answers with ${task.adapter}` : "answers with the bare base model"),
     rows.length ? h("ul", { class: "adapters" }, rows) : h("p", {}, "No adapter trained yet."),
+    h("details", {}, h("summary", {}, "Training settings"), settings),
     h(
       "div",
       { class: "row" },
-      h("button", { type: "button", onclick: guard(() => train(task.name, progress, status)) }, "Train an adapter from its experiences"),
+      h("button", { type: "button", onclick: guard(() => train(task.name, settings, progress, status)) }, "Train an adapter from its experiences"),
       task.adapter
         ? h("button", { type: "button", class: "secondary", onclick: guard(() => deactivate(task.name)) }, "Answer without the adapter")
         : null,
@@ -194,25 +208,34 @@ async function deactivate(task) {
   notify(`${task} answers with the bare base model again.`, "ok");
 }
 
-async function train(task, progress, status) {
-  let job = await api(`/v1/tasks/${encodeURIComponent(task)}/adapters`, { method: "POST", body: {} });
+function showJob(job, progress, status) {
   progress.hidden = false;
-  clearInterval(polling);
-  const step = async () => {
+  progress.max = Math.max(1, job.steps);
+  progress.value = job.step;
+  const loss = job.loss === null ? "" : `, loss ${fixed(job.loss)}`;
+  const eta = job.eta_s === null || job.state === "done" ? "" : `, about ${Math.round(job.eta_s)} s left`;
+  status.textContent = `${job.state}: step ${job.step} of ${job.steps}${loss}${eta}`;
+}
+
+// Start a job, then poll it once a second until it ends (one request at a time).
+async function train(task, settings, progress, status) {
+  const body = {};
+  for (const input of settings.querySelectorAll("input")) {
+    if (input.type === "checkbox") body[input.name] = input.checked;
+    else if (input.value !== "") body[input.name] = Number(input.value);
+  }
+  let job = await api(`/v1/tasks/${encodeURIComponent(task)}/adapters`, { method: "POST", body });
+  for (;;) {
+    showJob(job, progress, status);
+    if (job.state === "done" || job.state === "failed") break;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     job = await api(`/v1/adapters/jobs/${encodeURIComponent(job.id)}`);
-    progress.max = Math.max(1, job.steps);
-    progress.value = job.step;
-    const eta = job.eta_s === null ? "" : `, about ${Math.round(job.eta_s)} s left`;
-    status.textContent = `${job.state}: step ${job.step} of ${job.steps}${job.loss === null ? "" : `, loss ${fixed(job.loss)}`}${eta}`;
-    if (job.state === "done" || job.state === "failed") {
-      clearInterval(polling);
-      if (job.error) notify(`Training failed: ${job.error.message}${job.error.hint ? ` (fix: ${job.error.hint})` : ""}`);
-      else {
-        await render(task);
-        notify(`Trained ${job.result.adapter.id}: ${job.result.verdict}`, "ok");
-      }
-    }
-  };
-  polling = setInterval(() => step().catch((err) => (clearInterval(polling), notify(err.message))), 1000);
-  await step();
+  }
+  if (job.error) {
+    notify(`Training failed: ${job.error.message}${job.error.hint ? ` (fix: ${job.error.hint})` : ""}`);
+    return;
+  }
+  await render(task); // the new adapter in the list; the finished job stays shown under it
+  showJob(job, $("#task-train-progress"), $("#task-train-status"));
+  notify(`Trained ${job.result.adapter.id}: ${job.result.verdict}`, "ok");
 }
