@@ -352,8 +352,10 @@ def test_log_tasks_and_monitor_pages(
     expect(finding).to_contain_text("stereotype")
     screenshot(tab, shots, "monitor", top=True)
     assert_labelled(tab)
-    finding.locator("a").click()
+    finding.locator("a").click()  # to the record: its history, and the fix a click away
     expect(tab.locator("#mem-history")).to_contain_text("add")
+    tab.locator(".record", has_text=BIASED).get_by_role("button", name="Delete").click()
+    expect(tab.locator("#notice")).to_contain_text("Deleted")
 
 
 def test_an_adapter_trains_from_the_tasks_page_with_progress_and_is_activated(

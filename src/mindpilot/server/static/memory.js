@@ -51,8 +51,12 @@ export function init() {
 export async function show(params) {
   for (const name of ["kind", "domain", "task"]) if (params.has(name)) $(`#mem-${name}`).value = params.get(name);
   if (params.has("record")) {
-    $("#mem-query").value = "";
-    await history(params.get("record"));
+    // a link from the log or the monitor: that one record, with its history
+    const record = await api(`/v1/memory/records/${encodeURIComponent(params.get("record"))}`);
+    $("#mem-count").textContent = "The linked record (Search lists the others)";
+    clear($("#mem-results"), card(record));
+    await history(record.id);
+    return;
   }
   await refresh();
 }

@@ -43,9 +43,11 @@ async function load() {
       h("th", { scope: "row" }, c.condition),
       h("td", {}, rate(c.overall)),
       Object.values(c.by_set).map((r) => h("td", {}, rate(r))),
-      h("td", {}, c.note),
     ),
   );
+  // notes under the table: long ("no active adapter (train one: ...)"), they would make a
+  // narrow screen's table rows tall
+  const notes = report.conditions.filter((c) => c.note).map((c) => h("li", {}, `${c.condition}: ${c.note}`));
   const sets = report.conditions.length ? Object.keys(report.conditions[0].by_set) : [];
   const findings = report.findings.map((f) =>
     h(
@@ -73,10 +75,11 @@ async function load() {
         "table",
         {},
         h("caption", {}, "Stereotype preference by condition"),
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "condition"), h("th", { scope: "col" }, "overall"), sets.map((s) => h("th", { scope: "col" }, s)), h("th", { scope: "col" }, "note"))),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "condition"), h("th", { scope: "col" }, "overall"), sets.map((s) => h("th", { scope: "col" }, s)))),
         h("tbody", {}, conditions),
       ),
     ),
+    notes.length ? h("ul", { class: "muted" }, notes) : null,
     report.plots.map((svg, i) => plot(svg, i === 0 ? "Stereotype preference by category and condition" : "Trend over runs")),
     h("h2", {}, `Data audit: ${report.findings.length} finding(s)`),
     findings.length ? h("ul", { class: "findings" }, findings) : h("p", {}, "No stored record was flagged."),
