@@ -201,6 +201,24 @@ def test_stop_aborts_the_generation_and_a_new_conversation_starts_empty(
     expect(tab.locator("#chat-log li")).to_have_count(0)
 
 
+def test_the_keyboard_reaches_every_page_and_sends_a_question(tab: Any) -> None:
+    expect = playwright_api.expect
+    tab.keyboard.press("Tab")
+    assert tab.evaluate("document.activeElement.textContent") == "Skip to the page's content"
+    tab.keyboard.press("Tab")  # "Chat"
+    tab.keyboard.press("Tab")
+    assert tab.evaluate("document.activeElement.textContent") == "Memory"
+    tab.keyboard.press("Enter")
+    expect(tab.locator("#page-memory")).to_be_visible()
+    expect(tab.locator("#page-chat")).to_be_hidden()
+    tab.goto(tab.url.split("#")[0] + "#chat")
+    tab.locator("#chat-input").focus()
+    tab.keyboard.type(QUESTION)
+    tab.keyboard.press("Enter")  # Enter sends; Shift+Enter would add a line
+    expect(tab.locator(".msg.user")).to_have_text("You" + QUESTION)
+    expect(tab.locator("#chat-send")).to_be_enabled()
+
+
 def test_memory_add_search_edit_history_undo_ingest_export(
     tab: Any, shop: Served, shots: Path
 ) -> None:
