@@ -48,11 +48,16 @@ async function render(name) {
 }
 
 // ---- the profile -------------------------------------------------------------------------------
+// Settings with a fixed set of values (records.py AnswerSettings); any other text is free.
+const CHOICES = { "answer.mode": ["generate", "extractive"], "answer.style": ["free", "short"] };
+
 function settingInputs(group, settings) {
   return Object.entries(settings).map(([key, value]) => {
     const id = `task-${group}-${key}`;
+    const choices = CHOICES[`${group}.${key}`];
     let input;
-    if (typeof value === "boolean") input = h("input", { type: "checkbox", checked: value });
+    if (choices) input = h("select", {}, choices.map((c) => h("option", { value: c, selected: c === value }, c)));
+    else if (typeof value === "boolean") input = h("input", { type: "checkbox", checked: value });
     else if (typeof value === "number") input = h("input", { type: "number", step: "any", value });
     else input = h("input", { type: "text", value: value === null ? "" : value });
     input.id = id;
