@@ -84,14 +84,15 @@ async def import_(request: Request, namespace: Namespace, state: State) -> Impor
     return ImportedOut(imported=count)
 
 
-def _utf8(body: bytes) -> str:
+def _utf8(
+    body: bytes,
+    what: str = "the import body",
+    hint: str = "send the JSONL file as written by GET /v1/memory/export",
+) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ValidationError(
-            f"the import body is not UTF-8 text (byte {err.start})",
-            hint="send the JSONL file as written by GET /v1/memory/export",
-        ) from None
+        raise ValidationError(f"{what} is not UTF-8 text (byte {err.start})", hint=hint) from None
 
 
 @router.post(
@@ -122,7 +123,9 @@ async def ingest(
             f"cannot ingest {name!r}: not a document or a transcript",
             hint=f"upload a file ending in one of {', '.join(INGEST_SUFFIXES)}",
         )
-    text = _utf8(await request.body())
+    text = _utf8(
+        await request.body(), repr(name), "save the file as UTF-8 text and upload it again"
+    )
     if not text.strip():
         raise ValidationError(
             f"{name!r} is empty: nothing to ingest", hint="upload a file with text"
