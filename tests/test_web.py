@@ -172,6 +172,7 @@ def test_chat_streams_an_answer_with_its_source_and_thumbs_down_makes_an_experie
     expect(source).to_contain_text("stage prompt")
     expect(source).to_contain_text("similarity")
     expect(tab.locator(".facts").first).to_contain_text("tone: empathy")
+    assert int(answer.get_attribute("data-pieces") or 0) > 1  # shown piece by piece
     expect(tab.locator("#chat-send")).to_be_enabled()  # the stream has ended
     screenshot(tab, shots, "chat", publish=False)  # the README shows the real model's
 
@@ -423,6 +424,8 @@ def test_the_real_model_answers_from_a_stored_record_in_the_page(
         source = tab.locator(".source").first  # shown when the stream ends
         expect(source).to_contain_text(fact.id, timeout=120_000)
         expect(source).to_contain_text(FACT)
-        expect(tab.locator(".msg.assistant .answer").first).to_contain_text("7")
+        answer = tab.locator(".msg.assistant .answer").first
+        expect(answer).to_contain_text("7")
+        assert int(answer.get_attribute("data-pieces") or 0) > 1  # streamed, not all at once
         screenshot(tab, shots, "answer")  # the README's chat picture: a real answer
         page.close()

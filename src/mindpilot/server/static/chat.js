@@ -68,6 +68,8 @@ async function ask() {
           if (choice && choice.delta && choice.delta.content) {
             text_ += choice.delta.content;
             answer.textContent = text_;
+            // pieces shown so far: the answer grew as it streamed (the tests read it)
+            answer.dataset.pieces = String(Number(answer.dataset.pieces || 0) + 1);
           }
           if (chunk.mindpilot) provenance(meta, chunk.mindpilot);
         },
