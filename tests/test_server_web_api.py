@@ -41,7 +41,7 @@ def test_an_uploaded_document_is_ingested_named_by_its_file_and_undone_whole(
             "/v1/memory/ingest",
             params={"domain": "manuals", "filename": "C:\\Users\\me\\descaling.md"},
             content=DOC,
-            headers={"Content-Type": "text/plain"},
+            headers={"Content-Type": "application/octet-stream"},
         )
         assert done.status_code == 201, done.text
         [record_id] = done.json()["ids"]
@@ -68,8 +68,28 @@ def test_a_bad_upload_is_a_clear_422_and_writes_nothing(
     served, keys = keyed
     with client(served, keys["shop"]) as shop:
         params = {"domain": "manuals", "filename": filename}
-        refused = shop.post("/v1/memory/ingest", params=params, content=body)
+        octets = {"Content-Type": "application/octet-stream"}
+        refused = shop.post("/v1/memory/ingest", params=params, content=body, headers=octets)
         assert refused.status_code == 422 and says in error_of(refused)["message"]
+        assert shop.get("/v1/memory/records").json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    "sent", ["text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded", None]
+)
+def test_an_upload_of_a_type_another_site_could_send_is_refused(
+    keyed: tuple[Served, dict[str, str]], sent: str | None
+) -> None:
+    """Another web page can POST these types to a loopback `serve --open` without a CORS
+    preflight; refused, such a request cannot write into the store."""
+    served, keys = keyed
+    with client(served, keys["shop"]) as shop:
+        headers = {"Content-Type": sent} if sent else {}
+        params = {"domain": "manuals", "filename": "faq.md"}
+        # httpx adds no Content-Type of its own to raw bytes: None sends none
+        refused = shop.post("/v1/memory/ingest", params=params, content=DOC, headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert "application/octet-stream" in error_of(refused)["message"]
         assert shop.get("/v1/memory/records").json()["data"] == []
 
 

@@ -33,9 +33,15 @@ from mindpilot.server.memory_schemas import (
 
 # What `mindpilot memory ingest` reads: documents, and chat transcripts.
 INGEST_SUFFIXES = (".md", ".markdown", ".txt", ".jsonl", ".json")
+# Bodies any web page can POST across sites without a CORS preflight. With `serve --open` on
+# loopback a page the user visits elsewhere could otherwise write into the store; refusing
+# these types makes such a request need the server's leave, which it never gives.
+CROSS_SITE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
+UPLOAD_TYPE = "application/octet-stream"
 
 JSONL = "application/x-ndjson"
 _TEXT_BODY = {"schema": {"type": "string", "description": "One JSON object per line."}}
+_FILE_BODY = {"schema": {"type": "string", "format": "binary", "description": "The file, UTF-8."}}
 
 router = APIRouter()
 
@@ -99,7 +105,7 @@ def _utf8(
     "/ingest",
     response_model=IngestedOut,
     status_code=201,
-    openapi_extra={"requestBody": {"required": True, "content": {"text/plain": _TEXT_BODY}}},
+    openapi_extra={"requestBody": {"required": True, "content": {UPLOAD_TYPE: _FILE_BODY}}},
 )
 async def ingest(
     request: Request,
@@ -111,7 +117,10 @@ async def ingest(
     """Ingest one uploaded file (the body, UTF-8) as knowledge of `domain`, as `mindpilot
     memory ingest FILE` does: a .md/.txt document in chunks, a .jsonl/.json chat transcript
     in windows of turns. Every chunk is checked before any is written; `source` is the file
-    name. `POST /v1/memory/undo` removes the whole file's records."""
+    name. The body is sent as `Content-Type: application/octet-stream` (types a form on
+    another site could send are refused). `POST /v1/memory/undo` removes the whole file's
+    records."""
+    _check_upload_type(request)
     name = Path(filename.replace("\\", "/")).name  # a browser may send a Windows path
     if not name.isprintable() or name.startswith("."):
         raise ValidationError(
@@ -132,6 +141,16 @@ async def ingest(
         )
     stored = await run_in_threadpool(_ingest_text, state, namespace, domain, name, text)
     return IngestedOut(added=len(stored), ids=[r.id for r in stored])
+
+
+def _check_upload_type(request: Request) -> None:
+    sent = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not sent or sent in CROSS_SITE_TYPES:
+        raise ValidationError(
+            f"an upload is sent as Content-Type: {UPLOAD_TYPE}, not {sent or 'none'}",
+            hint=f"send the header 'Content-Type: {UPLOAD_TYPE}' (curl: -H 'Content-Type: "
+            f"{UPLOAD_TYPE}' --data-binary @FILE)",
+        )
 
 
 def _ingest_text(

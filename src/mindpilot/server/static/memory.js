@@ -274,7 +274,7 @@ async function ingest(event) {
     for (const file of files) {
       $("#mem-progress-label").textContent = `Ingesting ${file.name} (${bar.value + 1} of ${files.length})`;
       const url = `/v1/memory/ingest${q({ domain, filename: file.name })}`;
-      const done = await api(url, { method: "POST", body: await file.text(), type: "text/plain" });
+      const done = await api(url, { method: "POST", body: await file.text(), type: "application/octet-stream" });
       added += done.added;
       bar.value += 1;
     }
