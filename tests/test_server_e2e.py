@@ -88,7 +88,10 @@ def test_mindpilot_serve_as_a_user_starts_it(tiny_model_dir: Path, isolated_home
             model=model, messages=[{"role": "user", "content": "Hello"}], max_tokens=5
         )
         assert answer.usage is not None and answer.usage.completion_tokens == 5
+        page = httpx.get(f"http://127.0.0.1:{port}/")  # the web page, from the installed package
+        assert page.status_code == 200 and "/static/app.js" in page.text
     finally:
         server.terminate()
         out, _ = server.communicate(timeout=30)
     assert f"at http://127.0.0.1:{port}" in out and 'OpenAI(base_url="http://127.0.0.1' in out
+    assert f"Open http://127.0.0.1:{port}/ in a browser" in out  # the web page (issue 15)

@@ -53,6 +53,13 @@ def test_the_wheel_ships_only_mindpilot(wheel: zipfile.ZipFile) -> None:
     assert "mindpilot/bench/suite.py" in names
     assert "mindpilot/bench/datasets.py" in names
     assert "mindpilot/py.typed" in names  # PEP 561: type checkers read our annotations
+    # the web page of `mindpilot serve`: every file of its folder
+    from mindpilot.server.web import STATIC
+
+    assets = sorted(p.name for p in STATIC.iterdir())
+    assert {"index.html", "app.js", "style.css"} <= set(assets)
+    for asset in assets:
+        assert f"mindpilot/server/static/{asset}" in names, asset
 
 
 def test_the_wheel_registers_the_builtin_plugins(wheel: zipfile.ZipFile) -> None:

@@ -87,9 +87,10 @@ def serve(
     max_body: int,
     **load: Any,
 ) -> None:
-    """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models) and the
-    Mental Process REST API. A task's name is a `model`; callers send
-    `Authorization: Bearer <key>` (see `mindpilot keys create`), or nothing with --open."""
+    """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models), the
+    Mental Process REST API and a web page for people at / (chat, memory, tasks, log,
+    monitor). A task's name is a `model`; callers send `Authorization: Bearer <key>` (see
+    `mindpilot keys create`), or nothing with --open."""
     import uvicorn
 
     from mindpilot.mental_process.records import check_namespace
@@ -129,6 +130,7 @@ def _announce(host: str, port: int, model: str, keys: Any) -> None:
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
     click.echo(f"mindpilot serving {model} at {url} (OpenAPI: {url}/docs)")
+    click.echo(f"Open {url}/ in a browser: chat, memory, tasks, log and monitor")
     if keys is not None and not keys.has_active():
         click.secho(
             "No API key exists yet, so every request will get 401: create one with\n"

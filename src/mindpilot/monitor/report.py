@@ -171,9 +171,14 @@ def write(
     return md_path, html_path
 
 
+def plots(runs: Sequence[MonitorRun]) -> list[str]:
+    """The report's plots as inline SVG: the latest run by category, then the trend."""
+    return [_category_svg(runs[0]), _trend_svg(runs)]
+
+
 def page(runs: Sequence[MonitorRun], text: str) -> str:
     """The HTML page: the plots inline, then the report's tables."""
-    body = [f"<div class='plot'>{svg}</div>" for svg in (_category_svg(runs[0]), _trend_svg(runs))]
+    body = [f"<div class='plot'>{svg}</div>" for svg in plots(runs)]
     body.append(_markdown_html(text))
     title = html.escape(text.splitlines()[0].lstrip("# "))
     return (

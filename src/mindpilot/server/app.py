@@ -11,7 +11,14 @@ from pydantic import BaseModel
 
 from mindpilot import config
 from mindpilot.errors import ConfigError
-from mindpilot.server import adapter_routes, errors, memory_routes, openai_routes
+from mindpilot.server import (
+    adapter_routes,
+    errors,
+    memory_routes,
+    monitor_routes,
+    openai_routes,
+    web,
+)
 from mindpilot.server.deps import ServerState, get_state
 from mindpilot.server.keys import KeyStore
 from mindpilot.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, HeaderSizeLimit
@@ -75,6 +82,8 @@ def create_app(
     app.include_router(openai_routes.router)
     app.include_router(memory_routes.router)
     app.include_router(adapter_routes.router)
+    app.include_router(monitor_routes.router)
+    web.install(app)  # the web page at `/`, a client of the routes above
 
     @app.get("/health", response_model=Health)
     def health(request: Request) -> Health:

@@ -314,6 +314,11 @@ class ImportedOut(_Out):
     imported: int = Field(description="Lines (records and task profiles) imported.")
 
 
+class IngestedOut(_Out):
+    added: int = Field(description="Knowledge records made from the file.")
+    ids: list[str]
+
+
 # ---- conversions ------------------------------------------------------------------------------
 def record_out(record: Record) -> KnowledgeOut | EmotionOut | ExperienceOut:
     return _RECORD.validate_python(record.to_dict())
