@@ -22,6 +22,12 @@ from tests.server_helpers import serving
 EXAMPLES = 25  # per operation and mode
 
 
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(_ctx: Any, value: Any) -> bytes:
+    """The import body (a JSONL text in the schema): sent as generated."""
+    return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
+
+
 def _steer_chat(model: str) -> Callable[[Any], Any]:
     """Random model names only reach the 404; use the real one half of the time, and keep
     answers short so the fuzzer spends its time on inputs, not decoding."""

@@ -32,6 +32,9 @@ def serve(store: Store, namespace: str = "default", **options: Any) -> Iterator[
         yield client
 
 
+NDJSON = {"content-type": "application/x-ndjson"}
+
+
 @pytest.fixture
 def api(store: Store) -> Iterator[httpx.Client]:
     with serve(store) as client:
@@ -228,8 +231,7 @@ def test_export_then_import_into_another_namespace_round_trips(store: Store) -> 
         assert exported.headers["content-type"].startswith("application/x-ndjson")
         assert exported.headers["x-mindpilot-lines"] == "5"
     with serve(store, "bob") as bob:
-        imported = bob.post("/v1/memory/import", content=exported.content,
-                            headers={"content-type": "application/x-ndjson"})  # fmt: skip
+        imported = _import(bob, exported.content)
         assert ok(imported, 201) == {"imported": 5}
         again = bob.get("/v1/memory/export")
         assert _lines(again.text) == _lines(exported.text)  # ids, versions, timestamps kept
@@ -237,29 +239,46 @@ def test_export_then_import_into_another_namespace_round_trips(store: Store) -> 
         hits = ok(bob.post("/v1/memory/search", json=query))["data"]
         assert [h["record"]["text"] for h in hits] == ["Refunds take ten days"]
         assert hits[0]["record"]["namespace"] == "bob"
-        twice = bob.post("/v1/memory/import", content=exported.content)
+        twice = _import(bob, exported.content)
         error(twice, 409, "already exist", "nothing was imported")
         assert again.text == bob.get("/v1/memory/export").text
         assert len(ok(bob.post("/v1/memory/undo"))["data"]) == 5  # the whole import at once
         assert bob.get("/v1/memory/export").text == ""
 
 
+def _import(client: httpx.Client, body: str | bytes) -> httpx.Response:
+    return client.post("/v1/memory/import", content=body, headers=NDJSON)
+
+
+def test_import_refuses_what_another_site_could_send(store: Store) -> None:
+    """A page on another site can POST text/plain, a form, or a typeless blob to a loopback
+    server without asking it first: import must not take them (open mode has no key)."""
+    good = json.dumps({"kind": "knowledge", "domain": "billing", "text": "fine"})
+    with serve(store, "bob") as bob:
+        for sent in ("text/plain;charset=UTF-8", "application/x-www-form-urlencoded", None):
+            headers = {"content-type": sent} if sent else {}
+            refused = bob.post("/v1/memory/import", content=good, headers=headers)
+            error(refused, 422, "application/x-ndjson")
+        assert bob.get("/v1/memory/export").text == ""
+        assert ok(_import(bob, good), 201) == {"imported": 1}
+
+
 def test_import_is_all_or_nothing(store: Store) -> None:
     good = json.dumps({"kind": "knowledge", "domain": "billing", "text": "fine"})
     with serve(store, "bob", max_body_bytes=4096) as bob:
         bad_line = "\n".join([good, good.replace("fine", "also fine"), '{"kind": "knowledge"'])
-        error(bob.post("/v1/memory/import", content=bad_line), 422, "line 3", "nothing")
+        error(_import(bob, bad_line), 422, "line 3", "nothing")
         no_domain = json.dumps({"kind": "knowledge", "text": "no domain"})
-        error(bob.post("/v1/memory/import", content=f"{good}\n{no_domain}"), 422, "line 2")
+        error(_import(bob, f"{good}\n{no_domain}"), 422, "line 2")
         unknown = json.dumps({"kind": "mood", "state": "x"})
-        error(bob.post("/v1/memory/import", content=unknown), 422, "line 1", "mood")
-        error(bob.post("/v1/memory/import", content=b"\xff\xfe"), 422, "UTF-8")
+        error(_import(bob, unknown), 422, "line 1", "mood")
+        error(_import(bob, b"\xff\xfe"), 422, "UTF-8")
         surrogate = good.replace("fine", "\\ud800")  # valid JSON, not storable as UTF-8
-        error(bob.post("/v1/memory/import", content=f"{good}\n{surrogate}"), 422, "nothing")
+        error(_import(bob, f"{good}\n{surrogate}"), 422, "nothing")
         huge = json.dumps({"kind": "knowledge", "domain": "d", "text": "t", "version": 2**70})
-        error(bob.post("/v1/memory/import", content=huge), 422, "nothing")
-        error(bob.post("/v1/memory/import", content="[" * 3000), 422)
-        error(bob.post("/v1/memory/import", content="\n".join([good] * 100)), 413, "limit")
+        error(_import(bob, huge), 422, "nothing")
+        error(_import(bob, "[" * 3000), 422)
+        error(_import(bob, "\n".join([good] * 100)), 413, "limit")
         assert bob.get("/v1/memory/export").text == ""
         error(bob.post("/v1/memory/undo"), 404, "nothing to undo")
 

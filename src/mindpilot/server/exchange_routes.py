@@ -70,14 +70,17 @@ def export(namespace: Namespace, state: State) -> Response:
     status_code=201,
     responses=error_docs(409),
     openapi_extra={
-        "requestBody": {"required": True, "content": {JSONL: _TEXT_BODY, "text/plain": _TEXT_BODY}}
+        "requestBody": {"required": True, "content": {JSONL: _TEXT_BODY}}
     },
 )
 async def import_(request: Request, namespace: Namespace, state: State) -> ImportedOut:
     """Read a JSONL export (the body, UTF-8) into the caller's namespace, all lines or none:
     an empty body or a bad line answers 422 (naming the line), an id or task already present
     409, a body over the server's request limit 413; nothing is written then. Ids, versions
-    and timestamps are kept; `POST /v1/memory/undo` removes the whole import."""
+    and timestamps are kept; `POST /v1/memory/undo` removes the whole import. The body is
+    sent as `Content-Type: application/x-ndjson` (types a form or a script on another site
+    could send without asking are refused: a page must not write into an open-mode server)."""
+    _check_upload_type(request, JSONL)
     text = _utf8(await request.body())
     if not text.strip():
         raise ValidationError(
@@ -143,13 +146,13 @@ async def ingest(
     return IngestedOut(added=len(stored), ids=[r.id for r in stored])
 
 
-def _check_upload_type(request: Request) -> None:
+def _check_upload_type(request: Request, expected: str = UPLOAD_TYPE) -> None:
     sent = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not sent or sent in CROSS_SITE_TYPES:
         raise ValidationError(
-            f"an upload is sent as Content-Type: {UPLOAD_TYPE}, not {sent or 'none'}",
-            hint=f"send the header 'Content-Type: {UPLOAD_TYPE}' (curl: -H 'Content-Type: "
-            f"{UPLOAD_TYPE}' --data-binary @FILE)",
+            f"an upload is sent as Content-Type: {expected}, not {sent or 'none'}",
+            hint=f"send the header 'Content-Type: {expected}' (curl: -H 'Content-Type: "
+            f"{expected}' --data-binary @FILE)",
         )
 
 
