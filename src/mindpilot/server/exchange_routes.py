@@ -69,9 +69,7 @@ def export(namespace: Namespace, state: State) -> Response:
     response_model=ImportedOut,
     status_code=201,
     responses=error_docs(409),
-    openapi_extra={
-        "requestBody": {"required": True, "content": {JSONL: _TEXT_BODY}}
-    },
+    openapi_extra={"requestBody": {"required": True, "content": {JSONL: _TEXT_BODY}}},
 )
 async def import_(request: Request, namespace: Namespace, state: State) -> ImportedOut:
     """Read a JSONL export (the body, UTF-8) into the caller's namespace, all lines or none:
