@@ -109,6 +109,8 @@ def _row(
     tokens = sum(r.generation.usage.completion_tokens for r in responses)
     decode_s = sum(r.generation.timings.decode_s for r in responses)
     first = responses[0].tone_use
+    uses = [r.tone_use for r in responses if r.tone_use is not None]
+    openings = sum(bool(u.opening) for u in uses)
     return {
         "condition": label,
         "adherence": sum(carried) / len(carried),
@@ -116,7 +118,9 @@ def _row(
         "tokens_per_s": tokens / decode_s if decode_s else 0.0,
         "mean_tokens": tokens / len(responses),
         "control": first.control if first else "none",
-        "strength": first.strength if first else 0.0,
+        # the planned strength (an answer whose opening did not end in time has none)
+        "strength": max((u.strength for u in uses), default=0.0),
+        "openings": openings / len(responses),
         "example": responses[0].text,
     }
 
@@ -141,6 +145,10 @@ def scorer_agreement(quick: bool) -> dict[str, Any]:
         "decided": sum(decided) / len(items),
         "accuracy_when_decided": agree_decided,
     }
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"  # "-": not measured by that run
 
 
 def headline(results: dict[str, Any]) -> str:
@@ -169,12 +177,14 @@ def report(results: dict[str, Any]) -> str:
             "",
             f"**{tone}**",
             "",
-            "| condition | adherence | fact rate | tokens/s | tokens (mean) | strength |",
-            "|---|---|---|---|---|---|",
+            "| condition | adherence | fact rate | tokens/s | tokens (mean) | strength "
+            "| steered openings |",
+            "|---|---|---|---|---|---|---|",
         ]
         lines += [
             f"| {r['condition']} | {r['adherence']:.0%} | {r['fact_rate']:.0%} | "
-            f"{r['tokens_per_s']:.1f} | {r['mean_tokens']:.1f} | {r['strength']:.2f} |"
+            f"{r['tokens_per_s']:.1f} | {r['mean_tokens']:.1f} | {r['strength']:.2f} | "
+            f"{_share(r.get('openings'))} |"
             for r in rows
         ]
         lines += ["", "First answer per condition:", ""]
