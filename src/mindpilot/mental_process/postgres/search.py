@@ -1,0 +1,138 @@
+"""Search of the PostgreSQL store: a vector ranking (pgvector, exact or HNSW) and a keyword
+ranking (full-text search) of one snapshot, fused as in the SQLite store.
+
+Keyword score: `ts_rank(words, query, 1 | 32)`, i.e. the rank divided by 1 + log(length) and
+mapped to [0, 1) as r / (1 + r), the same shape as the SQLite store's s / (1 + s) of BM25
+(the values differ between backends; only their order and range are the contract). The query
+is the OR of its informative words (stopwords out, `search_terms.query_words`), stemmed by the
+`mindpilot` text search configuration (English Snowball). When more than MAX_SCORED records
+match, the newest MAX_SCORED are ranked: one query's cost stays bounded on big stores.
+
+Vector ranking: exact (a scan of the rows the filters allow) when they are at most
+`ann_threshold`, else the HNSW index with iterative scans (pgvector 0.8), falling back to the
+exact scan if the index returns fewer rows than asked (a filter selective within a big table).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from mindpilot.mental_process.fusion import fuse
+from mindpilot.mental_process.postgres.filters import filters
+from mindpilot.mental_process.postgres.records import RecordMethods
+from mindpilot.mental_process.records import KINDS, Hit, Kind
+from mindpilot.mental_process.row_codecs import record_from_body
+from mindpilot.mental_process.search_terms import check_search, given_query_vector, query_words
+from mindpilot.mental_process.store import SearchMode
+
+MAX_SCORED = 2_000
+EF_SEARCH = 100  # HNSW candidates per query (pgvector default 40): recall@10 ~0.99+
+
+
+class SearchMethods(RecordMethods):
+    """`Store.search`: reads only, inside one `_read` snapshot."""
+
+    def search(
+        self,
+        namespace: str,
+        query: str,
+        *,
+        kinds: Sequence[Kind] = KINDS,
+        domains: Sequence[str] | None = None,
+        tasks: Sequence[str] | None = None,
+        tags: Sequence[str] = (),
+        since: float | None = None,
+        until: float | None = None,
+        k: int = 10,
+        mode: SearchMode = "hybrid",
+        query_vector: np.ndarray | None = None,
+    ) -> builtins.list[Hit]:
+        check_search(query, mode, k)
+        where, params = filters(
+            namespace, kinds=kinds, domains=domains, tasks=tasks, tags=tags,
+            since=since, until=until, strict=False, current=True,
+        )  # fmt: skip
+        if query_vector is None:
+            qvec = self._embed([query])[0]
+        else:
+            qvec = given_query_vector(query_vector, self.embedder.dim)
+        depth = max(3 * k, 30)  # candidates per ranking before fusion
+        with self._read() as conn:
+            by_vector = (
+                [] if mode == "keyword" else self._by_vector(conn, qvec, where, params, depth)
+            )
+            by_keyword = [] if mode == "vector" else _by_keyword(conn, query, where, params, depth)
+            ranked = fuse(by_vector, by_keyword, mode, k)
+            if not ranked:
+                return []
+            rows = conn.execute(
+                "SELECT seq, body, -(embedding <#> %b) FROM records WHERE seq = ANY(%s)",
+                (qvec, [seq for seq, _ in ranked]),
+            ).fetchall()
+        found = {seq: (body, float(sim)) for seq, body, sim in rows}
+        vec_rank = {seq: i for i, (seq, _) in enumerate(by_vector, start=1)}
+        kw = {seq: (i, s) for i, (seq, s) in enumerate(by_keyword, start=1)}
+        return [
+            Hit(
+                record=record_from_body(found[seq][0]),
+                score=score if mode != "vector" else found[seq][1],
+                similarity=found[seq][1],
+                keyword_score=kw[seq][1] if seq in kw else None,
+                keyword_rank=kw[seq][0] if seq in kw else None,
+                vector_rank=vec_rank.get(seq),
+            )
+            for seq, score in ranked
+        ]
+
+    def _by_vector(
+        self, conn: psycopg.Connection, qvec: np.ndarray, where: str, params: list[Any], depth: int
+    ) -> builtins.list[tuple[int, float]]:
+        """(seq, cosine) best first."""
+        row = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM records r WHERE {where} LIMIT %s) c",
+            (*params, self._ann_threshold + 1),
+        ).fetchone()
+        allowed = int(row[0]) if row else 0
+        if allowed > self._ann_threshold:
+            conn.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true)", (str(max(EF_SEARCH, depth)),)
+            )
+            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            rows = conn.execute(
+                f"SELECT seq, sim FROM (SELECT r.seq, -(r.embedding <#> %b) AS sim FROM records r"
+                f" WHERE {where} ORDER BY r.embedding <#> %b LIMIT %s) a ORDER BY sim DESC, seq",
+                (qvec, *params, qvec, depth),
+            ).fetchall()
+            if len(rows) >= depth:
+                return [(seq, float(sim)) for seq, sim in rows]
+        # exact: sorting by `sim` (not the distance operator) keeps the planner off the index
+        rows = conn.execute(
+            f"SELECT r.seq, -(r.embedding <#> %b) AS sim FROM records r WHERE {where}"
+            " ORDER BY sim DESC, r.seq LIMIT %s",
+            (qvec, *params, depth),
+        ).fetchall()
+        return [(seq, float(sim)) for seq, sim in rows]
+
+
+def _by_keyword(
+    conn: psycopg.Connection, query: str, where: str, params: list[Any], depth: int
+) -> builtins.list[tuple[int, float]]:
+    """(seq, r / (1 + r)) best first; any informative word may match."""
+    words = query_words(query)
+    if not words:
+        return []
+    # plainto_tsquery never fails on odd input; || ORs the words' queries
+    tsquery = " || ".join(["plainto_tsquery('mindpilot', %s)"] * len(words))
+    rows = conn.execute(
+        f"WITH q AS (SELECT {tsquery} AS q)"
+        " SELECT seq, score FROM (SELECT r.seq, ts_rank(r.words, q.q, 33) AS score"
+        f"  FROM records r, q WHERE {where} AND r.words @@ q.q ORDER BY r.seq DESC LIMIT %s) m"
+        " ORDER BY score DESC, seq DESC LIMIT %s",
+        (*words, *params, MAX_SCORED, depth),
+    ).fetchall()
+    return [(seq, float(score)) for seq, score in rows]
