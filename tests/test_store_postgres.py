@@ -69,7 +69,7 @@ def test_missing_pgvector_names_the_extension(
 def test_a_newer_schema_is_refused(database: str) -> None:
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute("INSERT INTO schema_migrations VALUES ('0099_from_the_future', 0)")
-    with pytest.raises(ConfigError, match="0099_from_the_future.*newer") as refused:
+    with pytest.raises(ConfigError, match=r"0099_from_the_future.*newer") as refused:
         open_store(database, embedder="hashing")
     assert "upgrade mindpilot" in str(refused.value.hint)
 
@@ -101,7 +101,7 @@ def test_connection_lost_mid_request_is_503_and_retry_is_safe(database: str) -> 
         def write() -> None:
             try:
                 store.add(Knowledge(domain="d", text="lost in flight"))
-            except BaseException as err:  # noqa: BLE001 - handed to the test thread
+            except BaseException as err:  # handed to the test thread
                 errors.append(err)
 
         writer = threading.Thread(target=write)
@@ -144,7 +144,7 @@ def test_hnsw_search_agrees_with_exact_search(database: str) -> None:
             want = [
                 h.record.id for h in exact.search("default", "x", mode="vector", query_vector=q)
             ]
-            overlap.append(len(set(got) & set(want)) / 10)
+            overlap.append(len(got & want) / 10)
         assert np.mean(overlap) >= 0.9
         rare = ann.search("default", "x", mode="vector", domains=["rare"], kinds=["knowledge"])
         assert len(rare) == 4 and {h.record.domain for h in rare} == {"rare"}  # type: ignore[attr-defined]
