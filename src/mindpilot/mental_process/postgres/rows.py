@@ -51,12 +51,7 @@ class Rows(PostgresBase):
         self, batch: Batch, record: Record, vector: np.ndarray, seq: int | None = None
     ) -> None:
         """Insert (seq None) or overwrite a row."""
-        values = (
-            record.namespace, record.id, record.kind, getattr(record, "domain", None),
-            getattr(record, "task", None), list(getattr(record, "tags", ())),
-            record.search_text, to_json(record), record.version, record.created_at,
-            record.updated_at, getattr(record, "superseded_by", None), vector,
-        )  # fmt: skip
+        values = self._values(record, vector)
         if seq is None:
             batch.conn.execute(
                 f"INSERT INTO records ({COLUMNS}) VALUES"
@@ -69,6 +64,16 @@ class Rows(PostgresBase):
                 " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %b) WHERE seq = %s",
                 (*values, seq),
             )
+
+    @staticmethod
+    def _values(record: Record, vector: np.ndarray) -> tuple[Any, ...]:
+        """A record's row, in COLUMNS order."""
+        return (
+            record.namespace, record.id, record.kind, getattr(record, "domain", None),
+            getattr(record, "task", None), list(getattr(record, "tags", ())),
+            record.search_text, to_json(record), record.version, record.created_at,
+            record.updated_at, getattr(record, "superseded_by", None), vector,
+        )  # fmt: skip
 
     def _remove(self, batch: Batch, seq: int) -> None:
         batch.conn.execute("DELETE FROM records WHERE seq = %s", (seq,))
