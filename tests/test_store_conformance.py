@@ -24,6 +24,8 @@ from mindpilot.mental_process import (
 from mindpilot.mental_process.records import RetrievalSettings
 from tests.mp_fixtures import FreshStore, StoreFactory
 
+EVERY_BACKEND = True  # store fixtures: one run per registered backend (mp_fixtures.py)
+
 
 def kn(text: str, domain: str = "ml", ns: str = "default", **kw: object) -> Knowledge:
     return Knowledge(namespace=ns, domain=domain, text=text, **kw)  # type: ignore[arg-type]

@@ -10,6 +10,8 @@ import textwrap
 
 from mindpilot.mental_process import Experience, open_store
 
+EVERY_BACKEND = True  # store fixtures: one run per registered backend (mp_fixtures.py)
+
 
 def run_python(code: str, *args: str) -> str:
     """Run code in a fresh interpreter (same environment); return its stdout."""
