@@ -140,10 +140,10 @@ def test_hnsw_search_agrees_with_exact_search(database: str) -> None:
         ann.add_many(records, vectors=vectors)
         overlap = []
         for q in rng.standard_normal((20, 384)).astype(np.float32):
-            got = [h.record.id for h in ann.search("default", "x", mode="vector", query_vector=q)]
-            want = [
-                h.record.id for h in exact.search("default", "x", mode="vector", query_vector=q)
-            ]
+            got, want = (
+                {h.record.id for h in s.search("default", "x", mode="vector", query_vector=q)}
+                for s in (ann, exact)
+            )
             overlap.append(len(got & want) / 10)
         assert np.mean(overlap) >= 0.9
         rare = ann.search("default", "x", mode="vector", domains=["rare"], kinds=["knowledge"])

@@ -62,7 +62,7 @@ class RecordMethods(Rows):
         else:
             vectors = unit_rows(vectors, len(records), self.embedder.dim)
         with self._write(records[0].namespace, actor) as batch:
-            return [self._insert_new(batch, r, v) for r, v in zip(records, vectors, strict=True)]
+            return self._insert_many(batch, records, vectors)
 
     def get(self, namespace: str, record_id: str) -> Record:
         check_namespace(namespace)
