@@ -138,6 +138,7 @@ def test_hnsw_search_agrees_with_exact_search(database: str) -> None:
         PostgresStore(database, embedder="hashing", ann_threshold=10_000) as exact,
     ):
         ann.add_many(records, vectors=vectors)
+        assert ann.build_vector_index()
         overlap = []
         for q in rng.standard_normal((20, 384)).astype(np.float32):
             got, want = (

@@ -4,6 +4,7 @@ a fresh SQLite file or PostgreSQL database)."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -75,31 +76,35 @@ def test_concurrent_writers_in_two_processes_lose_nothing(
 
 
 def test_concurrent_updates_of_one_record_are_never_lost(store_url: str, hashing_env: None) -> None:
-    """Two processes append to one record's note by read-modify-write; an update that raced
-    another is refused (ConflictError) and retried, never silently overwritten."""
+    """Two processes update one record at once, one its score, the other its note. An update
+    that raced the other (its record changed between read and write) is refused with
+    ConflictError and retried, so neither change is lost: the last score and the last note
+    are both there, and every change's `before` is the change before's `after`."""
     with open_store(store_url) as store:
-        record = store.add(Experience(task="t", situation="shared", note=""))
+        record = store.add(Experience(task="t", situation="shared"))
     run_together(
         f"""
         import sys
         from mindpilot.errors import ConflictError
         from mindpilot.mental_process import open_store
-        rid = {record.id!r}
+        field = sys.argv[1]
         with open_store({store_url!r}) as store:
-            for i in range(15):
+            for i in range(1, 16):
+                value = i / 100 if field == "score" else f"note {{i}}"
                 while True:
-                    note = store.get("default", rid).note
                     try:
-                        store.update("default", rid, note=f"{{note}} {{sys.argv[1]}}{{i}}")
+                        store.update("default", {record.id!r}, **{{field: value}})
                         break
                     except ConflictError:
                         continue
         """,
-        ("a", "b"),
+        ("score", "note"),
     )
     with open_store(store_url) as store:
         final = store.get("default", record.id)
-        words = final.note.split()  # type: ignore[union-attr]
-        assert sorted(words) == sorted(f"{w}{i}" for w in "ab" for i in range(15))
+        assert final.score == 0.15 and final.note == "note 15"  # type: ignore[union-attr]
         assert final.version == 31
-        assert len(store.history("default", record.id)) == 31
+        changes = store.history("default", record.id)
+        assert len(changes) == 31
+        for earlier, later in itertools.pairwise(changes):
+            assert later.before == earlier.after

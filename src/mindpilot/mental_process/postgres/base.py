@@ -15,6 +15,7 @@ import numpy as np
 import psycopg
 
 from mindpilot.errors import ConflictError, PayloadTooLargeError, ValidationError
+from mindpilot.mental_process.postgres.ann import AnnIndex
 from mindpilot.mental_process.postgres.connection import Connections, first_connection, redacted
 from mindpilot.mental_process.postgres.schema import bind_embedder, ensure_pgvector, migrate
 from mindpilot.mental_process.records import Record, check_namespace
@@ -54,7 +55,7 @@ class PostgresBase(Store):
         *,
         embedder: Embedder | str | None = None,
         max_record_chars: int = DEFAULT_MAX_RECORD_CHARS,
-        ann_threshold: int = 5_000,
+        ann_threshold: int = 2_000,  # an exact scan in PostgreSQL: ~1.2 us a row (2 cores)
         pool_size: int = 8,
     ) -> None:
         self.url = url
@@ -68,6 +69,7 @@ class PostgresBase(Store):
             ensure_pgvector(conn, where)
             migrate(conn, where)
         self._db = Connections(url, max_size=pool_size)
+        self._ann = AnnIndex(url)
 
     @property
     def where(self) -> str:
@@ -146,6 +148,11 @@ class PostgresBase(Store):
             ).fetchone()
             assert row is not None
             yield Batch(conn, namespace, int(row[0]), actor, time.time())
+
+    def build_vector_index(self) -> bool:
+        """Build the HNSW index now (ann.py), e.g. after a bulk load, rather than in the
+        background after the first big search; False if another process is building it."""
+        return self._ann.build()
 
     def close(self) -> None:
         self._db.close()

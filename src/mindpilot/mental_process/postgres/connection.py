@@ -98,7 +98,10 @@ class Connections:
             make_conninfo(url, connect_timeout=CONNECT_TIMEOUT_S),
             min_size=1,
             max_size=max_size,
-            kwargs={"autocommit": True},
+            # never prepared: after 5 runs PostgreSQL may switch a prepared statement to a
+            # generic plan, which for the keyword query (namespace and words unknown) took
+            # 20 ms where a plan for the actual values takes 6 ms (5k records)
+            kwargs={"autocommit": True, "prepare_threshold": None},
             configure=register_vector,
             check=ConnectionPool.check_connection,  # a dead connection is replaced, not used
             timeout=timeout_s,

@@ -26,6 +26,8 @@ from mindpilot.mental_process.records import (
 )
 from mindpilot.mental_process.row_codecs import check_unique, from_json, unit_rows
 
+ANALYZE_AFTER = 1_000  # records one add_many call writes before it refreshes the statistics
+
 
 class RecordMethods(Rows):
     """The `Store` methods that create, read, change and delete records and task profiles."""
@@ -62,7 +64,11 @@ class RecordMethods(Rows):
         else:
             vectors = unit_rows(vectors, len(records), self.embedder.dim)
         with self._write(records[0].namespace, actor) as batch:
-            return self._insert_many(batch, records, vectors)
+            stored = self._insert_many(batch, records, vectors)
+        if len(stored) >= ANALYZE_AFTER:  # the planner's row counts, before autovacuum's
+            with self._query() as conn:
+                conn.execute("ANALYZE records")
+        return stored
 
     def get(self, namespace: str, record_id: str) -> Record:
         check_namespace(namespace)

@@ -8,9 +8,10 @@ is the OR of its informative words (stopwords out, `search_terms.query_words`), 
 `mindpilot` text search configuration (English Snowball). When more than MAX_SCORED records
 match, the newest MAX_SCORED are ranked: one query's cost stays bounded on big stores.
 
-Vector ranking: exact (a scan of the rows the filters allow) when they are at most
-`ann_threshold`, else the HNSW index with iterative scans (pgvector 0.8), falling back to the
-exact scan if the index returns fewer rows than asked (a filter selective within a big table).
+Vector ranking: exact (a scan of the rows the filters allow) when the namespace has at most
+`ann_threshold` current records, else the HNSW index (ann.py: built in the background when
+first needed) with iterative scans (pgvector 0.8), falling back to the exact scan if the index
+returns fewer rows than asked (a filter selective within a big table).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class SearchMethods(RecordMethods):
             if not ranked:
                 return []
             rows = conn.execute(
-                "SELECT seq, body, -(embedding <#> %b) FROM records WHERE seq = ANY(%s)",
+                "SELECT seq, body, -(embedding <#> %b) FROM records WHERE seq = ANY(%s::bigint[])",
                 (qvec, [seq for seq, _ in ranked]),
             ).fetchall()
         found = {seq: (body, float(sim)) for seq, body, sim in rows}
@@ -93,12 +94,13 @@ class SearchMethods(RecordMethods):
         self, conn: psycopg.Connection, qvec: np.ndarray, where: str, params: list[Any], depth: int
     ) -> builtins.list[tuple[int, float]]:
         """(seq, cosine) best first."""
-        row = conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM records r WHERE {where} LIMIT %s) c",
-            (*params, self._ann_threshold + 1),
+        row = conn.execute(  # the namespace's current records (params[0]: the namespace)
+            "SELECT live FROM namespace_state WHERE namespace = %s", (params[0],)
         ).fetchone()
         allowed = int(row[0]) if row else 0
-        if allowed > self._ann_threshold:
+        if allowed > self._ann_threshold and not self._ann.ready(conn):
+            self._ann.build_soon()  # exact meanwhile
+        elif allowed > self._ann_threshold:
             conn.execute(
                 "SELECT set_config('hnsw.ef_search', %s, true)", (str(max(EF_SEARCH, depth)),)
             )
