@@ -121,10 +121,15 @@ class PostgresBase(Store):
     # ---- transactions -----------------------------------------------------------------------
     @contextmanager
     def _read(self) -> Iterator[psycopg.Connection]:
-        """One snapshot for several queries (REPEATABLE READ, read only)."""
-        with self._db.use() as conn, conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield conn
+        """One snapshot for several queries (REPEATABLE READ, read only: psycopg says so in
+        its BEGIN, no round trip of its own)."""
+        with self._db.use() as conn:
+            conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
+            try:
+                with conn.transaction():
+                    yield conn
+            finally:
+                conn.isolation_level, conn.read_only = None, None  # the server's default again
 
     @contextmanager
     def _query(self) -> Iterator[psycopg.Connection]:

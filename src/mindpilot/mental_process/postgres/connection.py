@@ -103,7 +103,9 @@ class Connections:
             # 20 ms where a plan for the actual values takes 6 ms (5k records)
             kwargs={"autocommit": True, "prepare_threshold": None},
             configure=register_vector,
-            check=ConnectionPool.check_connection,  # a dead connection is replaced, not used
+            # no check on checkout (a round trip each time): a connection the server dropped
+            # fails its request as StoreUnavailableError (503, rolled back, safe to retry) and
+            # the pool replaces it
             timeout=timeout_s,
             name="mindpilot",
             open=False,

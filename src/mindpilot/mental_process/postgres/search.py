@@ -94,17 +94,17 @@ class SearchMethods(RecordMethods):
         self, conn: psycopg.Connection, qvec: np.ndarray, where: str, params: list[Any], depth: int
     ) -> builtins.list[tuple[int, float]]:
         """(seq, cosine) best first."""
-        row = conn.execute(  # the namespace's current records (params[0]: the namespace)
-            "SELECT live FROM namespace_state WHERE namespace = %s", (params[0],)
+        row = conn.execute(  # the namespace's current records, and the HNSW settings in the
+            # same round trip (params[0]: the namespace; set_config(..., true): this transaction)
+            "SELECT live, set_config('hnsw.ef_search', %s, true),"
+            " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+            " FROM namespace_state WHERE namespace = %s",
+            (str(max(EF_SEARCH, depth)), params[0]),
         ).fetchone()
         allowed = int(row[0]) if row else 0
         if allowed > self._ann_threshold and not self._ann.ready(conn):
             self._ann.build_soon()  # exact meanwhile
         elif allowed > self._ann_threshold:
-            conn.execute(
-                "SELECT set_config('hnsw.ef_search', %s, true)", (str(max(EF_SEARCH, depth)),)
-            )
-            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             rows = conn.execute(
                 f"SELECT seq, sim FROM (SELECT r.seq, -(r.embedding <#> %b) AS sim FROM records r"
                 f" WHERE {where} ORDER BY r.embedding <#> %b LIMIT %s) a ORDER BY sim DESC, seq",
