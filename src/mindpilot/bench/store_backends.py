@@ -240,7 +240,8 @@ def report(results: dict[str, Any]) -> str:
     for i, row in enumerate(b[BACKENDS[0]]["sizes"]):
         for backend in BACKENDS:
             r = b[backend]["sizes"][i]
-            cells = [f"{_p(r['search'][m]['new_ms'])} · {_p(r['search'][m]['cached_ms'])}"]
+            cells = [f"{_p(r['search'][m]['new_ms'])} · {_p(r['search'][m]['cached_ms'])}"
+                     for m in MODES]  # fmt: skip
             lines.append(f"| {row['size']:,} | {backend} | {r['bulk_per_s']:,.0f} | "
                 f"{r['index_ready_s']:.1f} | "
                          f"{' | '.join(cells)} | {r['recall_at_10']:.3f} |")  # fmt: skip
