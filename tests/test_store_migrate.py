@@ -112,3 +112,23 @@ def test_migrate_says_which_server_is_unreachable(tmp_path: Path, flag: str) -> 
     result = CliRunner().invoke(cli, ["memory", "migrate", *args])
     assert result.exit_code == 1 and "cannot connect to PostgreSQL" in result.output
     assert "pw-secret" not in result.output
+
+
+def test_cli_commands_take_a_postgresql_url(
+    postgres_databases: PostgresDatabases, hashing_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--store and MINDPILOT_STORE keep the URL whole (a path would fold its '//')."""
+    monkeypatch.setenv("MINDPILOT_SERVER", "off")
+    name, url = postgres_databases.new()
+    try:
+        runner = CliRunner()
+        added = runner.invoke(
+            cli, ["memory", "add", "Refunds take five days", "--domain", "faq", "--store", url]
+        )
+        assert added.exit_code == 0, added.output
+        monkeypatch.setenv("MINDPILOT_STORE", url)
+        listed = runner.invoke(cli, ["memory", "list", "--json"])
+        assert listed.exit_code == 0, listed.output
+        assert "Refunds take five days" in listed.output
+    finally:
+        postgres_databases.drop(name)
