@@ -8,6 +8,7 @@ free port, with trust authentication, and its data folder is deleted when it sto
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import pwd
@@ -60,6 +61,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _stop_with_parent() -> None:
+    """In the server's process before it runs: a fast shutdown (SIGINT) when the process that
+    started it dies, so a killed test run or benchmark leaves no server behind (Linux)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: stop() still stops it
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+
+
 class LocalPostgres:
     """`with LocalPostgres() as pg: pg.url` -- a running server, stopped and removed on exit."""
 
@@ -97,7 +107,8 @@ class LocalPostgres:
         self.process = subprocess.Popen(
             [self.bin / "postgres", "-D", pgdata, "-h", "127.0.0.1", "-p", str(self.port),
              "-k", self.data, *options],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self.data, **self._run_as(),  # type: ignore[call-overload]
+            stdout=log, stderr=subprocess.STDOUT, cwd=self.data, preexec_fn=_stop_with_parent,
+            **self._run_as(),  # type: ignore[call-overload]
         )  # fmt: skip
         log.close()
         self._wait_ready()
