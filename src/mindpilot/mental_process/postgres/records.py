@@ -176,8 +176,12 @@ class RecordMethods(Rows):
     def namespaces(self) -> builtins.list[str]:
         with self._query() as conn:
             rows = conn.execute(
-                "SELECT n FROM (SELECT namespace FROM records UNION SELECT namespace FROM tasks)"
-                ' u (n) ORDER BY n COLLATE "C"'  # code point order, as Python sorts
+                # every namespace ever written has a namespace_state row: test those (by
+                # index) rather than read every record's namespace
+                "SELECT namespace FROM namespace_state s"
+                " WHERE EXISTS (SELECT 1 FROM records r WHERE r.namespace = s.namespace)"
+                " OR EXISTS (SELECT 1 FROM tasks t WHERE t.namespace = s.namespace)"
+                ' ORDER BY namespace COLLATE "C"'  # code point order, as Python sorts
             ).fetchall()
         return [r[0] for r in rows]
 
