@@ -183,7 +183,7 @@ def measure_concurrency(target: str, seconds: float) -> dict[str, Any]:
         for n in (1, 2, 4):
             namespace = f"{role}{n}"
             done = _together(target, role, n, seconds, namespace)
-            row = {"ops_per_s": sum(done) / seconds}
+            row = {"ops_per_s": (sum(done) - (n if role == "write" else 0)) / seconds}
             if role == "write":
                 from mindpilot.mental_process.store import open_store
 
@@ -195,33 +195,41 @@ def measure_concurrency(target: str, seconds: float) -> dict[str, Any]:
 
 
 def _together(target: str, role: str, n: int, seconds: float, namespace: str) -> list[int]:
+    """Each process opens the store and warms up (a reader's first search may load a vector
+    index), then all start together at a barrier; returns each one's operations."""
     spawn = multiprocessing.get_context("spawn")
-    start_at = time.time() + 3.0  # every process imported and connected by then
-    with spawn.Pool(n) as pool:
-        jobs = [(target, role, start_at, seconds, namespace, i) for i in range(n)]
+    with spawn.Manager() as manager, spawn.Pool(n) as pool:
+        barrier = manager.Barrier(n)
+        jobs = [(target, role, barrier, seconds, namespace, i) for i in range(n)]
         return pool.starmap(_worker, jobs)
 
 
-def _worker(target: str, role: str, start_at: float, seconds: float, ns: str, seed: int) -> int:
+def _worker(target: str, role: str, barrier: Any, seconds: float, ns: str, seed: int) -> int:
     """Adds (role "write", a precomputed vector) or hybrid searches with a cached query
-    vector ("read", in namespace "bench") until the time is up; returns how many."""
+    vector ("read", in namespace "bench") for `seconds` after the barrier; returns how many
+    (a writer's warm-up add included: it is counted back too)."""
     from mindpilot.mental_process.records import Knowledge
     from mindpilot.mental_process.store import open_store
 
     rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((4096, 384)).astype(np.float32)
     with open_store(target, embedder="minilm") as store:
-        vectors = rng.standard_normal((4096, 384)).astype(np.float32)
-        time.sleep(max(0.0, start_at - time.time()))
-        done, end = 0, start_at + seconds
-        while time.time() < end:
-            v = vectors[done % len(vectors)]
+
+        def once(i: int) -> None:
+            v = vectors[i % len(vectors)]
             if role == "write":
-                store.add_many([Knowledge(namespace=ns, domain="d", text=f"w{seed} {done}")],
+                store.add_many([Knowledge(namespace=ns, domain="d", text=f"w{seed} {i}")],
                                vectors=v[None])  # fmt: skip
             else:
-                store.search(NS, f"question {done}", k=K, query_vector=v)
+                store.search(NS, f"question {i}", k=K, query_vector=v)
+
+        once(-1)  # warm-up
+        barrier.wait()
+        done, end = 0, time.time() + seconds
+        while time.time() < end:
+            once(done)
             done += 1
-    return done
+    return done + (role == "write")
 
 
 # ---- report ---------------------------------------------------------------------------------
