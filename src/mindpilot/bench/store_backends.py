@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import tempfile
 import time
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -280,7 +281,14 @@ def main() -> None:
     add_out_option(parser)
     args = parser.parse_args()
     sizes = None if args.quick else tuple(int(s) for s in args.sizes.split(","))
+    started = time.perf_counter()
     results = run(args.quick, sizes)
+    results["run"] = {  # as suite.run_suite writes it
+        "quick": args.quick,
+        "seconds": time.perf_counter() - started,
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average_1min": os.getloadavg()[0],
+    }
     table = report(results)
     out = args.out or default_out_dir()
     write_results(out, NAME, TITLE, results, table)
