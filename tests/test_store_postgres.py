@@ -149,3 +149,15 @@ def test_hnsw_search_agrees_with_exact_search(database: str) -> None:
         assert np.mean(overlap) >= 0.9
         rare = ann.search("default", "x", mode="vector", domains=["rare"], kinds=["knowledge"])
         assert len(rare) == 4 and {h.record.domain for h in rare} == {"rare"}  # type: ignore[attr-defined]
+
+
+def test_keyword_search_leaves_out_words_most_records_hold(database: str) -> None:
+    """As on SQLite: a word in more than 10% of the records is dropped from a query that has
+    rarer ones (read from the planner's statistics, refreshed after a bulk add)."""
+    records = [Knowledge(domain="d", text=f"common filler {i}") for i in range(1200)]
+    records += [Knowledge(domain="d", text=f"common rare words {i}") for i in range(5)]
+    with open_store(database, embedder="hashing") as store:
+        store.add_many(records)
+        hits = store.search("default", "common rare", mode="keyword", k=10)
+        assert len(hits) == 5 and all("rare" in h.record.text for h in hits)  # type: ignore[attr-defined]
+        assert len(store.search("default", "common", mode="keyword", k=10)) == 10  # alone: kept

@@ -17,6 +17,7 @@ import psycopg
 from mindpilot.errors import ConflictError, PayloadTooLargeError, ValidationError
 from mindpilot.mental_process.postgres.ann import AnnIndex
 from mindpilot.mental_process.postgres.connection import Connections, first_connection, redacted
+from mindpilot.mental_process.postgres.keywords import WordShares
 from mindpilot.mental_process.postgres.schema import bind_embedder, ensure_pgvector, migrate
 from mindpilot.mental_process.records import Record, check_namespace
 from mindpilot.mental_process.store import DEFAULT_MAX_RECORD_CHARS, Store, resolve_embedder
@@ -70,6 +71,7 @@ class PostgresBase(Store):
             migrate(conn, where)
         self._db = Connections(url, max_size=pool_size)
         self._ann = AnnIndex(url)
+        self._shares = WordShares()
 
     @property
     def where(self) -> str:

@@ -1,12 +1,7 @@
 """Search of the PostgreSQL store: a vector ranking (pgvector, exact or HNSW) and a keyword
 ranking (full-text search) of one snapshot, fused as in the SQLite store.
 
-Keyword score: `ts_rank(words, query, 1 | 32)`, i.e. the rank divided by 1 + log(length) and
-mapped to [0, 1) as r / (1 + r), the same shape as the SQLite store's s / (1 + s) of BM25
-(the values differ between backends; only their order and range are the contract). The query
-is the OR of its informative words (stopwords out, `search_terms.query_words`), stemmed by the
-`mindpilot` text search configuration (English Snowball). When more than MAX_SCORED records
-match, the newest MAX_SCORED are ranked: one query's cost stays bounded on big stores.
+Keyword ranking: keywords.py (full-text search, its score mapped to [0, 1)).
 
 Vector ranking: exact (a scan of the rows the filters allow) when the namespace has at most
 `ann_threshold` current records, else the HNSW index (ann.py: built in the background when
@@ -25,13 +20,13 @@ import psycopg
 
 from mindpilot.mental_process.fusion import fuse
 from mindpilot.mental_process.postgres.filters import filters
+from mindpilot.mental_process.postgres.keywords import keyword_ranking
 from mindpilot.mental_process.postgres.records import RecordMethods
 from mindpilot.mental_process.records import KINDS, Hit, Kind
 from mindpilot.mental_process.row_codecs import record_from_body
-from mindpilot.mental_process.search_terms import check_search, given_query_vector, query_words
+from mindpilot.mental_process.search_terms import check_search, given_query_vector
 from mindpilot.mental_process.store import SearchMode
 
-MAX_SCORED = 2_000
 EF_SEARCH = 100  # HNSW candidates per query (pgvector default 40): recall@10 ~0.99+
 
 
@@ -67,7 +62,11 @@ class SearchMethods(RecordMethods):
             by_vector = (
                 [] if mode == "keyword" else self._by_vector(conn, qvec, where, params, depth)
             )
-            by_keyword = [] if mode == "vector" else _by_keyword(conn, query, where, params, depth)
+            by_keyword = (
+                []
+                if mode == "vector"
+                else keyword_ranking(conn, query, where, params, depth, self._shares)
+            )
             ranked = fuse(by_vector, by_keyword, mode, k)
             if not ranked:
                 return []
@@ -119,22 +118,3 @@ class SearchMethods(RecordMethods):
             (qvec, *params, depth),
         ).fetchall()
         return [(seq, float(sim)) for seq, sim in rows]
-
-
-def _by_keyword(
-    conn: psycopg.Connection, query: str, where: str, params: list[Any], depth: int
-) -> builtins.list[tuple[int, float]]:
-    """(seq, r / (1 + r)) best first; any informative word may match."""
-    words = query_words(query)
-    if not words:
-        return []
-    # plainto_tsquery never fails on odd input; || ORs the words' queries
-    tsquery = " || ".join(["plainto_tsquery('mindpilot', %s)"] * len(words))
-    rows = conn.execute(
-        f"WITH q AS (SELECT {tsquery} AS q)"
-        " SELECT seq, score FROM (SELECT r.seq, ts_rank(r.words, q.q, 33) AS score"
-        f"  FROM records r, q WHERE {where} AND r.words @@ q.q ORDER BY r.seq DESC LIMIT %s) m"
-        " ORDER BY score DESC, seq DESC LIMIT %s",
-        (*words, *params, MAX_SCORED, depth),
-    ).fetchall()
-    return [(seq, float(score)) for seq, score in rows]
