@@ -1,8 +1,9 @@
 """The store interface every backend implements, and `open_store`, which picks one by URL.
 
-A backend (the embedded SQLite store, a later PostgreSQL one) subclasses `Store`, is declared
-under the entry-point group "mindpilot.stores" (read by `mindpilot.plugins.STORES`; the URL
-scheme is its name) and passes the shared conformance suite (tests/test_store_conformance.py).
+A backend (the embedded SQLite store, the PostgreSQL + pgvector one) subclasses `Store`, is
+declared under the entry-point group "mindpilot.stores" (read by `mindpilot.plugins.STORES`;
+the URL scheme is its name) and passes the shared conformance suite
+(tests/test_store_conformance.py).
 """
 
 from __future__ import annotations
