@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
 import time
 
 import numpy as np
@@ -21,10 +20,11 @@ from mindpilot.mental_process import (
     Record,
     Store,
     TaskProfile,
-    open_store,
 )
 from mindpilot.mental_process.records import RetrievalSettings
-from tests.mp_fixtures import StoreFactory
+from tests.mp_fixtures import FreshStore, StoreFactory
+
+EVERY_BACKEND = True  # store fixtures: one run per registered backend (mp_fixtures.py)
 
 
 def kn(text: str, domain: str = "ml", ns: str = "default", **kw: object) -> Knowledge:
@@ -421,17 +421,19 @@ operation = st.one_of(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(operation, max_size=12))
+@settings(
+    max_examples=25,
+    deadline=None,
+    # `fresh_store` is a factory: each example opens its own new store with it
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(ops=st.lists(operation, max_size=12))
 def test_namespaces_stay_isolated_under_random_operations(
-    ops: list[tuple[str, str, str | None]],
+    fresh_store: FreshStore, ops: list[tuple[str, str, str | None]]
 ) -> None:
     """Whatever happens in one namespace, the other's records are exactly what its own
-    operations left (checked against a model after each step)."""
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        open_store(f"{folder}/s.db", embedder="hashing") as store,
-    ):
+    operations left (checked against a model after each step). Runs on every backend."""
+    with fresh_store() as store:
         snapshots: dict[str, list[Record]] = {ns: [] for ns in NAMESPACES}
         for i, (op, ns, arg) in enumerate(ops):
             other = NAMESPACES[1 - NAMESPACES.index(ns)]

@@ -102,48 +102,6 @@ def test_opening_with_another_embedder_is_refused(tmp_path: Path) -> None:
         assert len(store.list("default")) == 1  # reading needs no embedder
 
 
-def test_persists_across_processes(tmp_path: Path, hashing_env: None) -> None:
-    path = tmp_path / "shared.db"
-    written = run_python(f"""
-        from mindpilot.mental_process import Knowledge, open_store
-        with open_store({str(path)!r}) as store:
-            print(store.add(Knowledge(domain="d", text="written by another process")).id)
-    """).strip()
-    read = run_python(f"""
-        from mindpilot.mental_process import open_store
-        with open_store({str(path)!r}) as store:
-            print(store.search("default", "another process", k=1)[0].record.id)
-    """).strip()
-    assert read == written
-
-
-def test_concurrent_writers_in_two_processes_lose_nothing(
-    tmp_path: Path, hashing_env: None
-) -> None:
-    path = tmp_path / "busy.db"
-    open_store(path).close()  # create the file (and its schema) first
-    code = textwrap.dedent(f"""
-        import sys
-        from mindpilot.mental_process import Knowledge, open_store
-        with open_store({str(path)!r}) as store:
-            for i in range(40):
-                store.add(Knowledge(domain="d", text=f"writer {{sys.argv[1]}} fact {{i}}"))
-                store.search("default", f"fact {{i}}", k=3)
-    """)
-    writers = [
-        subprocess.Popen([sys.executable, "-c", code, name], stderr=subprocess.PIPE, text=True)
-        for name in ("a", "b")
-    ]
-    for writer in writers:
-        _, err = writer.communicate(timeout=180)
-        assert writer.returncode == 0, err
-    with open_store(path) as store:
-        texts = {r.text for r in store.list("default", limit=None)}  # type: ignore[union-attr]
-        assert len(texts) == 80
-        hits = store.search("default", "writer b fact 39", mode="keyword", k=1)
-        assert hits[0].record.text == "writer b fact 39"  # type: ignore[union-attr]
-
-
 def test_index_catches_up_with_another_connections_writes(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     with (

@@ -33,6 +33,12 @@ SETTINGS = (
     Setting("device", "auto", "where the local model runs: auto (CUDA when available), cpu, cuda"),
     Setting("embed_runtime", "auto", "MiniLM runtime: auto (onnx, else torch), onnx or torch"),
     Setting("embed_threads", "1", "MiniLM threads for batches (ingest); queries use 1"),
+    Setting(
+        "store",
+        "",
+        "the store: a file, or a URL such as postgresql://user@host:5432/db (docs/postgres.md); "
+        "empty: mindpilot.db under MINDPILOT_HOME",
+    ),
     Setting("synchronous", "normal", "store durability: normal or full (docs/operations.md)"),
     Setting("debug", "0", "1: the CLI shows tracebacks instead of one-line errors"),
     Setting(
@@ -129,12 +135,20 @@ def default_store_path() -> Path:
     return home() / "mindpilot.db"
 
 
-def store_id(path: Path) -> str:
-    """A short name for a store file that tells two files apart without showing the path (a
+def store_target() -> str:
+    """The store to open when none is named: the `store` setting (MINDPILOT_STORE,
+    config.toml), else the embedded store's file."""
+    value = setting("store")[0]
+    return value or str(default_store_path())
+
+
+def store_id(path: Path | str) -> str:
+    """A short name for a store file (or URL) that tells two apart without showing it (a
     resident server says which store it serves in its unauthenticated /health answer)."""
     import hashlib
 
-    return hashlib.sha256(str(path.expanduser().resolve()).encode()).hexdigest()[:16]
+    text = str(path) if "://" in str(path) else str(Path(path).expanduser().resolve())
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def default_threads() -> int:

@@ -73,3 +73,10 @@ class StoreDamagedError(MindpilotError):
     """A store or key file that SQLite cannot read: damaged, or not a database at all."""
 
     http_status = 503
+
+
+class StoreUnavailableError(MindpilotError):
+    """A database server the store needs cannot be reached, or the connection broke during a
+    request; the request's transaction was rolled back, so retrying it is safe."""
+
+    http_status = 503

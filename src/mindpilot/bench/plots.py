@@ -33,6 +33,28 @@ def search_latency(results: dict[str, Any], path: Path) -> None:
     _finish(fig, ax, results["machine"], path)
 
 
+def store_backends(results: dict[str, Any], path: Path) -> None:
+    """Left: cached-query search p50 per mode against records, SQLite and PostgreSQL.
+    Right: ops/s of 1, 2 and 4 concurrent writer and reader processes."""
+    styles = {"sqlite": "o-", "postgresql": "s--"}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    for backend, data in results["backends"].items():
+        sizes = [r["size"] for r in data["sizes"]]
+        for mode in ("hybrid", "vector", "keyword"):
+            p50 = [r["search"][mode]["cached_ms"]["p50"] for r in data["sizes"]]
+            left.plot(sizes, p50, styles[backend], label=f"{backend} {mode}")
+        for role in ("write", "read"):
+            rates = [data["concurrency"][f"{role}_{n}"]["ops_per_s"] for n in (1, 2, 4)]
+            right.plot([1, 2, 4], rates, styles[backend], label=f"{backend} {role}")
+    left.set(xscale="log", yscale="log", xlabel="records", ylabel="p50 ms, cached query")
+    left.set_title("Search, k=10", fontsize=11)
+    right.set(xlabel="concurrent processes", ylabel="operations / s", xticks=[1, 2, 4])
+    right.set_title("Concurrent writers and readers", fontsize=11)
+    right.legend(fontsize=8)
+    right.grid(alpha=0.3)
+    _finish(fig, left, results["machine"], path)
+
+
 def self_taking_split(results: dict[str, Any], path: Path) -> None:
     """Stacked median wall time per request: retrieval, prompt processing, decoding."""
     modes = list(results["rows"])

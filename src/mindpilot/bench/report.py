@@ -25,6 +25,7 @@ from mindpilot.bench import (
     self_taking_cost,
     sentiment_curve,
     server_speed,
+    store_backends,
     store_speed,
     tone_control,
 )
@@ -37,6 +38,10 @@ SECTIONS: tuple[tuple[ModuleType, str | None, Plot | None, str], ...] = (
      "p50 latency of k=10 vector search, HNSW index vs the exact numpy scan measured in the "
      "same run; faint lines add an uncached MiniLM query embedding."),
     (store_speed, None, None, ""),
+    (store_backends, "store_backends.png", plots.store_backends,
+     "SQLite and PostgreSQL + pgvector in the same run: p50 of k=10 search with a cached query "
+     "by records, and operations per second of 1, 2 and 4 concurrent writer and reader "
+     "processes."),
     (model_speed, None, None, ""),
     (self_taking_cost, "self_taking_split.png", plots.self_taking_split,
      "Median wall time per request, split into retrieval, prompt processing and decoding; "

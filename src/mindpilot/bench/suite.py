@@ -1,6 +1,6 @@
 """Run the benchmarks, write each one's JSON and Markdown, and build the report.
 
-    python -m mindpilot.bench.suite [speed|quality|safety|all] [--quick] [--out DIR]
+    python -m mindpilot.bench.suite [speed|quality|safety|stores|all] [--quick] [--out DIR]
 
 (`mindpilot bench` is the same.) DIR defaults to $MINDPILOT_HOME/bench; the repository's
 report is written with `--out docs/benchmarks`. The report, DIR/REPORT.md with its PNG figures,
@@ -30,6 +30,7 @@ from mindpilot.bench import (
     self_taking_cost,
     sentiment_curve,
     server_speed,
+    store_backends,
     store_speed,
     tone_control,
 )
@@ -48,6 +49,8 @@ GROUPS: dict[str, tuple[ModuleType, ...]] = {
     "safety": (injection, monitor_bias),
 }
 GROUPS["all"] = GROUPS["speed"] + GROUPS["quality"] + GROUPS["safety"]
+# needs a PostgreSQL server it starts itself (~15 min at 10k and 100k records): run on its own
+GROUPS["stores"] = (store_backends,)
 
 
 def run_suite(

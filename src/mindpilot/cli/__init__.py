@@ -69,6 +69,7 @@ def _attach() -> None:
         config_cmds,
         log_cmds,
         memory_cmds,
+        migrate_cmds,
         model_cmds,
         monitor_cmds,
         serve_cmds,
@@ -77,8 +78,8 @@ def _attach() -> None:
     )
 
     modules = [app_cmds, model_cmds, chat_cmds, memory_cmds, task_cmds, adapt_cmds, log_cmds]
-    # care_cmds adds backup, restore and scan to memory
-    modules += [care_cmds, config_cmds, monitor_cmds, tone_cmds]
+    # care_cmds adds backup, restore and scan to memory; migrate_cmds adds migrate
+    modules += [care_cmds, migrate_cmds, config_cmds, monitor_cmds, tone_cmds]
     for module in (*modules, serve_cmds, bench_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)

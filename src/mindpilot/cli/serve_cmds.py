@@ -74,17 +74,26 @@ def is_loopback(host: str) -> bool:
     show_default=True,
     help="Largest request body in bytes; larger ones get 413.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port, each with its own copy of the model; more than "
+    "one wants a store several processes share well: --store postgresql://... (docs/postgres.md).",
+)
 @model_options
 def serve(
     host: str,
     port: int,
     open_mode: bool,
     namespace: str,
-    store_path: Path | None,
+    store_path: Path | str | None,
     queue_size: int,
     max_wait: float,
     synchronous: str,
     max_body: int,
+    workers: int,
     **load: Any,
 ) -> None:
     """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models), the
@@ -94,7 +103,6 @@ def serve(
     import uvicorn
 
     from mindpilot.mental_process.records import check_namespace
-    from mindpilot.server import create_app
     from mindpilot.server.keys import KeyStore
     from mindpilot.server.limits import HEADER_BUFFER
 
@@ -107,23 +115,32 @@ def serve(
     check_namespace(namespace)
     os.environ["MINDPILOT_SYNCHRONOUS"] = synchronous  # read where the store opens
     keys = None if open_mode else KeyStore.default()
+    app_settings = {"open_mode": open_mode, "open_namespace": namespace, "queue_size": queue_size,
+                    "max_wait_s": max_wait, "max_body_bytes": max_body}  # fmt: skip
+    if workers > 1:
+        from mindpilot.cli import serve_workers
+
+        store = None if store_path is None else str(store_path)
+        serve_workers.check_store(store)
+        _announce(host, port, load.get("model") or "the bundled model", keys)
+        serve_workers.run(workers, host, port, load=load, store=store, app=app_settings)
+        return
     # The model loads now, not at the first request: a wrong --model fails before serving.
     with open_engine(load, store=store_path) as engine:
-        # the embedder too (a read-only search loads it): the first resident `memory add` or
-        # search is then as quick as the next
-        engine.store.search(namespace, "warm-up", k=1)
-        app = create_app(
-            engine,
-            open_mode=open_mode,
-            open_namespace=namespace,
-            keys=keys,
-            queue_size=queue_size,
-            max_wait_s=max_wait,
-            max_body_bytes=max_body,
-        )
+        app = build_app(engine, keys, app_settings)
         _announce(host, port, engine.model_name, keys)
         uvicorn.run(app, host=host, port=port, log_level="warning",
                     h11_max_incomplete_event_size=HEADER_BUFFER)  # fmt: skip
+
+
+def build_app(engine: Any, keys: Any, settings: dict[str, Any]) -> Any:
+    """The server's app over an open engine (`settings`: create_app's keywords)."""
+    from mindpilot.server import create_app
+
+    # the embedder loads now too (a read-only search loads it): the first resident
+    # `memory add` or search is then as quick as the next
+    engine.store.search(settings["open_namespace"], "warm-up", k=1)
+    return create_app(engine, keys=keys, **settings)
 
 
 def _announce(host: str, port: int, model: str, keys: Any) -> None:

@@ -1,8 +1,9 @@
 """The store interface every backend implements, and `open_store`, which picks one by URL.
 
-A backend (the embedded SQLite store, a later PostgreSQL one) subclasses `Store`, is declared
-under the entry-point group "mindpilot.stores" (read by `mindpilot.plugins.STORES`; the URL
-scheme is its name) and passes the shared conformance suite (tests/test_store_conformance.py).
+A backend (the embedded SQLite store, the PostgreSQL + pgvector one) subclasses `Store`, is
+declared under the entry-point group "mindpilot.stores" (read by `mindpilot.plugins.STORES`;
+the URL scheme is its name) and passes the shared conformance suite
+(tests/test_store_conformance.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from mindpilot import config
-from mindpilot.errors import ValidationError
+from mindpilot.errors import ConfigError, ValidationError
 from mindpilot.mental_process.records import (
     KINDS,
     SEARCH_MODES,
@@ -37,6 +38,7 @@ __all__ = ["SEARCH_MODES", "SearchMode", "Store", "open_store"]  # the modes: re
 
 if TYPE_CHECKING:
     from mindpilot.mental_process.embed import Embedder
+    from mindpilot.mental_process.transfer import NamespaceCopy
 
 DEFAULT_MAX_RECORD_CHARS = 100_000
 
@@ -62,10 +64,9 @@ def open_store(
     max_record_chars: int = DEFAULT_MAX_RECORD_CHARS,
 ) -> Store:
     """Open a store: a file path or "sqlite:///path" (embedded), or "<backend>://..." for a
-    registered backend. None opens the default store file under MINDPILOT_HOME."""
-    from mindpilot import config
-
-    target = str(url_or_path) if url_or_path is not None else str(config.default_store_path())
+    registered backend (e.g. "postgresql://user:password@host:5432/db"). None opens the `store`
+    setting (MINDPILOT_STORE, config.toml), by default the store file under MINDPILOT_HOME."""
+    target = str(url_or_path) if url_or_path is not None else config.store_target()
     scheme, sep, rest = target.partition("://")
     if not sep:
         return STORES.create(
@@ -273,6 +274,20 @@ class Store(ABC):
                 ) from None
             (tasks if isinstance(item, TaskProfile) else records).append(item)  # type: ignore[arg-type]
         return self.import_records(namespace, records, tasks, actor=actor)
+
+    # ---- moving between stores (transfer.py) ------------------------------------------------
+    def copy_out(self, namespace: str) -> NamespaceCopy:
+        """The namespace exactly as stored: records with vectors, tasks, the whole history."""
+        raise ConfigError(f"the {type(self).__name__} store cannot be migrated from")
+
+    def copy_in(self, data: NamespaceCopy) -> None:
+        """Write a `copy_out` of another store into this one, in one transaction; the
+        namespace must be empty here."""
+        raise ConfigError(f"the {type(self).__name__} store cannot be migrated to")
+
+    def copy_size(self, namespace: str) -> int:
+        """Records + tasks + changes the namespace holds (0: empty, free to `copy_in`)."""
+        raise ConfigError(f"the {type(self).__name__} store cannot be migrated to")
 
     # ---- lifetime -------------------------------------------------------------------------
     @property

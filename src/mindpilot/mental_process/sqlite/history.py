@@ -9,8 +9,8 @@ from typing import Any
 
 from mindpilot.errors import NotFoundError, ValidationError
 from mindpilot.mental_process.records import Change, TaskProfile, check_namespace
+from mindpilot.mental_process.row_codecs import CHANGE_COLUMNS, change_from_row, from_json
 from mindpilot.mental_process.sqlite.base import Batch
-from mindpilot.mental_process.sqlite.row_codecs import CHANGE_COLUMNS, change_from_row, from_json
 from mindpilot.mental_process.sqlite.rows import Rows
 
 

@@ -3,23 +3,13 @@ and bounds that keep one query's cost near constant on big stores."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-_WORD = re.compile(r"\w+")
-# Left out of keyword queries (words match with OR, so "how do I" would rank any record
-# containing "do" first); a query made only of them keeps them.
-STOPWORDS = frozenset(
-    """
-    a an and are as at be but by can do does for from how i if in into is it its me my no not of
-    on or our so than that the their them then there these they this to was we were what when
-    where which who why will with you your
-    """.split()  # noqa: SIM905
-)
+from mindpilot.mental_process.search_terms import query_words
 
 # FTS5 computes BM25 for every match it ranks (~1.5 us each): a query word found in a quarter
 # of 100k records cost ~50-190 ms. Three bounds keep keyword search near constant time:
@@ -95,10 +85,9 @@ def keyword_ranking_admitted(
 
 def _match(conn: sqlite3.Connection, query: str, counts: WordCounts | None) -> str | None:
     """The FTS5 MATCH expression: the informative words of the query, OR-ed; None if none."""
-    words = dict.fromkeys(_WORD.findall(query.lower()))
-    if not words:
+    kept = query_words(query)
+    if not kept:
         return None
-    kept = [w for w in words if w not in STOPWORDS] or list(words)
     return " OR ".join(f'"{w}"' for w in _informative(conn, kept, counts))
 
 

@@ -22,8 +22,8 @@ from mindpilot.mental_process.records import (
     check_namespace,
     new_id,
 )
+from mindpilot.mental_process.row_codecs import check_unique, from_json, unit_rows
 from mindpilot.mental_process.sqlite.filters import filters
-from mindpilot.mental_process.sqlite.row_codecs import check_unique, from_json, unit_rows
 from mindpilot.mental_process.sqlite.rows import Rows
 
 

@@ -23,8 +23,8 @@ from mindpilot.mental_process.records import (
     check_namespace,
     new_id,
 )
+from mindpilot.mental_process.row_codecs import from_json, to_json
 from mindpilot.mental_process.sqlite.base import Batch
-from mindpilot.mental_process.sqlite.row_codecs import from_json, to_json
 from mindpilot.mental_process.sqlite.vectors import VectorCache
 
 

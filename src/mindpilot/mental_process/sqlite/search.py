@@ -8,17 +8,17 @@ from functools import partial
 
 import numpy as np
 
-from mindpilot.errors import ValidationError
+from mindpilot.mental_process.fusion import fuse
 from mindpilot.mental_process.records import KINDS, Hit, Kind
+from mindpilot.mental_process.row_codecs import record_from_body
+from mindpilot.mental_process.search_terms import check_search, given_query_vector
 from mindpilot.mental_process.sqlite.filters import filters, row_filter
-from mindpilot.mental_process.sqlite.fusion import fuse
 from mindpilot.mental_process.sqlite.keyword_search import (
     keyword_ranking,
     keyword_ranking_admitted,
 )
-from mindpilot.mental_process.sqlite.row_codecs import record_from_body
 from mindpilot.mental_process.sqlite.vectors import VectorCache
-from mindpilot.mental_process.store import SEARCH_MODES, SearchMode
+from mindpilot.mental_process.store import SearchMode
 
 
 class SearchMethods(VectorCache):
@@ -39,14 +39,7 @@ class SearchMethods(VectorCache):
         mode: SearchMode = "hybrid",
         query_vector: np.ndarray | None = None,
     ) -> builtins.list[Hit]:
-        if not isinstance(query, str) or not query.strip():
-            raise ValidationError("the search query is empty", hint="give some words to search for")
-        if mode not in SEARCH_MODES:
-            raise ValidationError(
-                f"unknown search mode {mode!r}", hint=f"use one of {SEARCH_MODES}"
-            )
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValidationError(f"k={k!r} must be a whole number >= 1")
+        check_search(query, mode, k)
         where, params = filters(
             namespace, kinds=kinds, domains=domains, tasks=tasks, tags=tags,
             since=since, until=until, strict=False, current=True,
@@ -98,11 +91,6 @@ class SearchMethods(VectorCache):
         ]
 
     def _query_vector(self, query: str, given: np.ndarray | None) -> np.ndarray:
-        dim = self.embedder.dim
         if given is None:
             return self._embed([query])[0]
-        vector = np.asarray(given, dtype=np.float32).reshape(-1)
-        if vector.shape != (dim,):
-            raise ValidationError(f"query_vector has shape {np.shape(given)}, expected ({dim},)")
-        norm = float(np.linalg.norm(vector))
-        return vector / norm if norm > 0 else vector
+        return given_query_vector(given, self.embedder.dim)

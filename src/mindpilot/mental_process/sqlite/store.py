@@ -7,6 +7,7 @@ SQLite is the source of truth; each namespace's vector index is derived from the
     RecordMethods   records.py   records and task profiles (CRUD, import)
     SearchMethods   search.py    hybrid, keyword and vector search
     HistoryMethods  history.py   history, undo, delete_scope
+    TransferMethods transfer.py  one namespace copied out or in exactly (`memory migrate`)
     BackupMethods   backup.py    online backups, integrity checks (restore: a function there)
     Rows            rows.py      write transactions and the row operations inside them
     VectorCache     vectors.py   the per-namespace vector indexes and generation counter
@@ -20,9 +21,10 @@ from mindpilot.mental_process.sqlite.backup import BackupMethods
 from mindpilot.mental_process.sqlite.history import HistoryMethods
 from mindpilot.mental_process.sqlite.records import RecordMethods
 from mindpilot.mental_process.sqlite.search import SearchMethods
+from mindpilot.mental_process.sqlite.transfer import TransferMethods
 
 
-class SQLiteStore(RecordMethods, SearchMethods, HistoryMethods, BackupMethods):
+class SQLiteStore(RecordMethods, SearchMethods, HistoryMethods, BackupMethods, TransferMethods):
     """The embedded store. Thread-safe (one connection behind a lock); several processes may
     share the file (WAL; writers wait up to `busy_timeout_s` for each other)."""
 

@@ -1,4 +1,4 @@
-"""Rank fusion of the SQLite store: one result list from the vector and keyword rankings."""
+"""Rank fusion shared by the store backends: one list from the vector and keyword rankings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""How the SQLite store writes values into rows and reads them back: records and task
+"""How the store backends write values into rows and read them back: records and task
 profiles as JSON text, `changes` rows as `Change`, caller-given vectors as unit rows."""
 
 from __future__ import annotations
