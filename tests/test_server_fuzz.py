@@ -4,6 +4,7 @@ may get a 5xx."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,11 @@ EXAMPLES = 25  # per operation and mode
 
 @schemathesis.serializer("application/x-ndjson")
 def _ndjson(_ctx: Any, value: Any) -> bytes:
-    """The import body (a JSONL text in the schema): sent as generated."""
-    return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
+    """The import body (a JSONL text in the schema): a text as generated; anything else the
+    negative mode makes (numbers, objects...) as its JSON."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return json.dumps(value).encode()
 
 
 def _steer_chat(model: str) -> Callable[[Any], Any]:
