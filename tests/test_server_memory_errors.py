@@ -173,4 +173,5 @@ def test_json_types_are_strict(api: httpx.Client, seeded: dict[str, str]) -> Non
     error(api.patch(path, json={"score": False}), 422, "score")
     assert ok(api.patch(path, json={"score": 1}))["score"] == 1.0
     error(api.post("/v1/log/au_000000000000/feedback", json={"good": 1}), 422, "good")
-    error(api.post("/v1/memory/import", content=b" \n"), 422, "empty")
+    ndjson = {"content-type": "application/x-ndjson"}
+    error(api.post("/v1/memory/import", content=b" \n", headers=ndjson), 422, "empty")
