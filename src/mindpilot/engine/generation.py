@@ -4,7 +4,7 @@ context-aware decoding, then the answer's provenance, citations and abstention v
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mindpilot.engine import tone_control
@@ -28,6 +28,14 @@ from mindpilot.types import (
 )
 
 
+@dataclass
+class ToneOutcome:
+    """What a steered request's opening turned out to be (filled while the stream is read)."""
+
+    use: ToneUse | None
+    opened: tone_control.Opening | None = None
+
+
 class GenerationPaths(EngineBase):
     """`stream_prepared` and what it needs."""
 
@@ -48,16 +56,48 @@ class GenerationPaths(EngineBase):
         contrast, alpha = self._contrast(prepared, config)
         config = replace(config, faithfulness=alpha)
         tone = tone_control.plan(prepared.taken, self.autopilot.backend, self.steering_library)
-        retry = prepared.taken is not None and prepared.taken.profile.answer.retry_tone
-        opened, tone = tone_control.opening(self.autopilot, messages, config, tone, retry=retry)
-        config = tone_control.after_opening(opened, config)
+        # made now, not when read: a prompt too long for the model fails before anything
+        # streams (a steered answer reads its opening first, then a stream like this one)
+        stream = self._decode(messages, config, hook, contrast)
+        if tone is None or tone.control != "steering":
+            return Stream(self._respond(prepared, stream, session_id, hook, adapter, alpha, tone))
+        toned = ToneOutcome(tone)
+        pieces = Stream(self._toned(prepared, messages, config, hook, contrast, toned))
+        return Stream(self._respond(prepared, pieces, session_id, hook, adapter, alpha, toned))
+
+    def _decode(
+        self,
+        messages: list[Message],
+        config: GenerationConfig,
+        hook: RetrieveWhileDecoding | None,
+        contrast: list[Message] | None,
+    ) -> Stream[Generation]:
         if hook is None and contrast is None:
-            stream = self.autopilot.stream(messages, config)
-        else:
-            backend = self.autopilot.backend
-            stream = backend.stream_with_hook(messages, config, hook, contrast)
-        answer = self._respond(prepared, stream, session_id, hook, adapter, alpha, tone, opened)
-        return Stream(answer)
+            return self.autopilot.stream(messages, config)
+        return self.autopilot.backend.stream_with_hook(messages, config, hook, contrast)
+
+    def _toned(
+        self,
+        prepared: ComposedRequest,
+        messages: list[Message],
+        config: GenerationConfig,
+        hook: RetrieveWhileDecoding | None,
+        contrast: list[Message] | None,
+        toned: ToneOutcome,
+    ) -> Generator[str, None, Generation]:
+        """The steered opening sentence, then the rest of the answer decoded without the
+        vector (`tone_control`), when the stream is read (a closed stream decodes nothing).
+        Returns the rest's Generation; the opening goes into `toned`."""
+        retry = prepared.taken is not None and prepared.taken.profile.answer.retry_tone
+        toned.opened, toned.use = tone_control.opening(
+            self.autopilot, messages, config, toned.use, retry=retry
+        )
+        if toned.opened is not None:
+            yield toned.opened.text + " "
+        left = tone_control.after_opening(toned.opened, config)
+        rest = self._decode(messages, left, hook, contrast)
+        yield from rest
+        return rest.finish()
 
     def _contrast(
         self, prepared: ComposedRequest, config: GenerationConfig
@@ -96,18 +136,18 @@ class GenerationPaths(EngineBase):
         hook: RetrieveWhileDecoding | None = None,
         adapter: AdapterUse | None = None,
         faithfulness: float = 0.0,
-        tone: ToneUse | None = None,
-        opened: tone_control.Opening | None = None,
+        tone: ToneUse | ToneOutcome | None = None,
     ) -> Generator[str, None, Response]:
         taken = prepared.taken
         # A task that may abstain shows nothing before the whole answer is judged: a streamed
         # answer is never retracted.
         hold = taken is not None and taken.profile.answer.abstain
         if not hold:
-            if opened is not None:
-                yield opened.text + " "
             yield from stream
         generation: Generation = stream.finish()
+        opened = tone.opened if isinstance(tone, ToneOutcome) else None
+        if isinstance(tone, ToneOutcome):
+            tone = tone.use
         used = used_records(taken, hook.added if hook else ())
         knowledge = [*(taken.knowledge if taken else ()), *(hook.added if hook else ())]
         # the opening (the tone) is not what records must support: only the rest is judged
