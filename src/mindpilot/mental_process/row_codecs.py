@@ -1,8 +1,10 @@
 """How the store backends write values into rows and read them back: records and task
-profiles as JSON text, `changes` rows as `Change`, caller-given vectors as unit rows."""
+profiles as JSON text, `changes` rows as `Change`, caller-given vectors as unit rows; and how
+both stamp a new record and refuse an id already taken."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from functools import lru_cache
@@ -10,8 +12,29 @@ from typing import Any
 
 import numpy as np
 
-from mindpilot.errors import ValidationError
-from mindpilot.mental_process.records import Change, Record, TaskProfile, record_from_dict
+from mindpilot.errors import ConflictError, ValidationError
+from mindpilot.mental_process.records import (
+    Change,
+    Record,
+    TaskProfile,
+    new_id,
+    record_from_dict,
+)
+
+
+def stamped_new(record: Record, at: float) -> Record:
+    """A new record as stored: its id (a fresh one unless given), version 1, both times `at`."""
+    return dataclasses.replace(
+        record, id=record.id or new_id(record.kind), version=1, created_at=at, updated_at=at
+    )
+
+
+def id_taken(record_id: str, namespace: str) -> ConflictError:
+    """The error for a new record whose given id the namespace already holds."""
+    return ConflictError(
+        f"record {record_id!r} already exists in namespace {namespace!r}",
+        hint="leave id empty to get a fresh one, or use update",
+    )
 
 
 def to_json(item: Record | TaskProfile | None) -> str | None:

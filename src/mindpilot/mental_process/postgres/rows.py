@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from mindpilot.errors import ConflictError, NotFoundError
+from mindpilot.errors import NotFoundError
 from mindpilot.mental_process.postgres.base import Batch, PostgresBase
-from mindpilot.mental_process.records import Emotion, Op, Record, TaskProfile, new_id
-from mindpilot.mental_process.row_codecs import from_json, to_json
+from mindpilot.mental_process.records import Emotion, Op, Record, TaskProfile
+from mindpilot.mental_process.row_codecs import from_json, id_taken, stamped_new, to_json
 
 Row = tuple[int, Record, np.ndarray]  # (seq, record, its (dim,) float32 embedding)
 
@@ -106,14 +106,8 @@ class Rows(PostgresBase):
     def _insert_new(self, batch: Batch, record: Record, vector: np.ndarray) -> Record:
         """Stamp and insert a new record; a new emotion supersedes the task's current one."""
         if record.id and self._row(batch.conn, batch.namespace, record.id) is not None:
-            raise ConflictError(
-                f"record {record.id!r} already exists in namespace {batch.namespace!r}",
-                hint="leave id empty to get a fresh one, or use update",
-            )
-        stamped = dataclasses.replace(
-            record, id=record.id or new_id(record.kind), version=1,
-            created_at=batch.at, updated_at=batch.at,
-        )  # fmt: skip
+            raise id_taken(record.id, batch.namespace)
+        stamped = stamped_new(record, batch.at)
         if isinstance(stamped, Emotion):
             for seq, old, vec in self._current_emotions(batch.conn, batch.namespace, stamped.task):
                 self._mark_superseded(batch, seq, old, stamped.id, vec)
@@ -134,15 +128,8 @@ class Rows(PostgresBase):
             (batch.namespace, given),
         ).fetchone() if given else None  # fmt: skip
         if taken:
-            raise ConflictError(
-                f"record {taken[0]!r} already exists in namespace {batch.namespace!r}",
-                hint="leave id empty to get a fresh one, or use update",
-            )
-        stamped = [
-            dataclasses.replace(r, id=r.id or new_id(r.kind), version=1,
-                                created_at=batch.at, updated_at=batch.at)
-            for r in records
-        ]  # fmt: skip
+            raise id_taken(taken[0], batch.namespace)
+        stamped = [stamped_new(r, batch.at) for r in records]
         with batch.conn.cursor() as cursor:
             cursor.executemany(
                 f"INSERT INTO records ({COLUMNS}) VALUES"

@@ -14,16 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from mindpilot.errors import ConflictError, NotFoundError, ValidationError
+from mindpilot.errors import NotFoundError, ValidationError
 from mindpilot.mental_process.records import (
     Emotion,
     Op,
     Record,
     TaskProfile,
     check_namespace,
-    new_id,
 )
-from mindpilot.mental_process.row_codecs import from_json, to_json
+from mindpilot.mental_process.row_codecs import from_json, id_taken, stamped_new, to_json
 from mindpilot.mental_process.sqlite.base import Batch
 from mindpilot.mental_process.sqlite.vectors import VectorCache
 
@@ -140,14 +139,8 @@ class Rows(VectorCache):
     def _insert_new(self, batch: Batch, record: Record, vector: bytes) -> Record:
         """Stamp and insert a new record; a new emotion supersedes the task's current one."""
         if record.id and self._row(batch.namespace, record.id) is not None:
-            raise ConflictError(
-                f"record {record.id!r} already exists in namespace {batch.namespace!r}",
-                hint="leave id empty to get a fresh one, or use update",
-            )
-        stamped = dataclasses.replace(
-            record, id=record.id or new_id(record.kind), version=1,
-            created_at=batch.at, updated_at=batch.at,
-        )  # fmt: skip
+            raise id_taken(record.id, batch.namespace)
+        stamped = stamped_new(record, batch.at)
         if isinstance(stamped, Emotion):
             for seq, old, vec in self._current_emotions(batch.namespace, stamped.task):
                 self._mark_superseded(batch, seq, old, stamped.id, vec)
