@@ -76,7 +76,7 @@ def qa_conditions(results: dict[str, Any], path: Path) -> None:
     Right: on knowledge conflicts, the share of answers that follow the stored passage (and
     that give the memorised answer) against the context-aware decoding alpha (0 = today's
     composition), with the other conditions as lines and the goal marked."""
-    from mindpilot.bench.qa_conditions import EXTRACTIVE, GOLD, MEMORY, SHORT, faithful
+    from mindpilot.bench import qa_conditions as qc
     from mindpilot.bench.qa_report import FOLLOWS_GOAL
 
     if "conflicts" not in results:  # an earlier version's results: nothing to compare
@@ -97,11 +97,15 @@ def qa_conditions(results: dict[str, Any], path: Path) -> None:
     left.set_ylim(0, 1)
     left.set_title(f"NarrativeQA ({narrative['questions']} questions)", fontsize=11)
     alphas = [0.0, *results["plan"]["alphas"]]
-    rows = [conflicts["conditions"][MEMORY.name]]
-    rows += [conflicts["conditions"][faithful(a).name] for a in alphas[1:]]
+    rows = [conflicts["conditions"][qc.MEMORY.name]]
+    rows += [conflicts["conditions"][qc.faithful(a).name] for a in alphas[1:]]
     right.plot(alphas, [r["follows"] for r in rows], "o-", label="follows the passage")
     right.plot(alphas, [r["memorised"] for r in rows], "s--", label="memorised answer")
-    for condition, color in ((EXTRACTIVE, "tab:green"), (SHORT, "tab:purple"), (GOLD, "grey")):
+    lines = ((qc.EXTRACTIVE, "tab:green"), (qc.SHORT, "tab:purple"), (qc.READER, "tab:orange"),
+             (qc.EXTRACTIVE_READER, "tab:brown"), (qc.GOLD, "grey"))  # fmt: skip
+    for condition, color in lines:
+        if condition.name not in conflicts["conditions"]:  # results from before the reader
+            continue
         follows = conflicts["conditions"][condition.name]["follows"]
         right.axhline(follows, color=color, ls="-.", alpha=0.7, label=f"{condition.name}")
     right.axhline(FOLLOWS_GOAL, color="red", ls=":", label="goal")

@@ -41,6 +41,11 @@ CLOSED = Condition("closed-book (baseline)", "closed")
 MEMORY = Condition("Mental Process (today's composition)", "memory", AnswerSettings())
 EXTRACTIVE = Condition("+ extractive answer", "extractive", AnswerSettings(mode="extractive"))
 SHORT = Condition("+ short style", "short", AnswerSettings(style="short"))
+READER = Condition("+ reader adapter", "reader", AnswerSettings(reader=True))
+EXTRACTIVE_READER = Condition(
+    "+ extractive answer + reader", "extractive-reader",
+    AnswerSettings(mode="extractive", reader=True),
+)  # fmt: skip
 GOLD = Condition("gold passage pasted (upper bound)", "gold", AnswerSettings(), gold=True)
 
 
@@ -55,7 +60,10 @@ def faithful(alpha: float) -> Condition:
 
 def conditions(alphas: Sequence[float]) -> tuple[Condition, ...]:
     """Closed-book, the Mental Process alone and with each method, gold pasted."""
-    return (CLOSED, MEMORY, *(faithful(a) for a in alphas), EXTRACTIVE, SHORT, GOLD)
+    return (
+        CLOSED, MEMORY, *(faithful(a) for a in alphas), EXTRACTIVE, SHORT, READER,
+        EXTRACTIVE_READER, GOLD,
+    )  # fmt: skip
 
 
 def with_abstention(base: Condition) -> Condition:

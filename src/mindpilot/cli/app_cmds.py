@@ -140,7 +140,33 @@ def demo(**load: Any) -> None:
     response = _ask(say, engine, "What is the capital of France?", use_memory=True)
     knowledge = [u for u in response.used if u.kind == "knowledge"]
     say.line(f"knowledge records taken: {len(knowledge)} (only the task's tone applies)")
+
+    _faithful_step(say, engine, mp, question)
     engine.close()
+
+
+def _faithful_step(say: _Narrator, engine: Any, mp: Any, question: str) -> None:
+    """The task answers with a span of its record, cited by character offsets, read by the
+    built-in reader adapter when the model is the one it was trained on."""
+    from dataclasses import replace
+
+    from mindpilot.adapters.builtin import reader_manifest
+    from mindpilot.autopilot.span_scoring import CandidateScorer
+
+    say.step("5. Faithful answers: a span of the stored record, cited exactly")
+    if not isinstance(engine.autopilot.backend, CandidateScorer):
+        say.line("(skipped: extractive answers need the local backend's logits)")
+        return
+    reader = engine.autopilot.model_name == reader_manifest().base_model
+    task = mp.get_task("support")
+    answer = replace(task.answer, mode="extractive", reader=reader)
+    mp.put_task(replace(task, answer=answer))
+    say.line(
+        "task 'support': answer mode extractive"
+        + (", read by the built-in reader adapter" if reader else "")
+    )
+    response = _ask(say, engine, question, use_memory=True)
+    echo_sources(response, mp.store, err=False)
 
 
 def _ask(say: _Narrator, engine: Any, question: str, *, use_memory: bool) -> Any:

@@ -35,6 +35,7 @@ ANSWER_OPTIONS = {
     "min_support": ("--min-support", float, "supported share of sentences below which to abstain"),
     "steer_tone": ("--steer-tone/--no-steer-tone", bool, "steer the emotion into the answer"),
     "retry_tone": ("--retry-tone/--no-retry-tone", bool, "decode a toneless opening again"),
+    "reader": ("--reader/--no-reader", bool, "read the knowledge with the built-in reader"),
 }
 
 

@@ -8,6 +8,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from mindpilot.adapters.builtin import READER_ID
 from mindpilot.autopilot.span_scoring import CandidateScorer
 from mindpilot.engine.generation import GenerationPaths
 from mindpilot.engine.requests import ComposedRequest, used_records
@@ -98,6 +99,7 @@ class AnswerPaths(GenerationPaths):
         found = extract(
             scorer, prepared.messages, taken.knowledge, _question(prepared),
             self._embedder(), adapter=adapter.id if adapter else None,
+            examples=prepared.adapter != READER_ID,  # the reader has learned the form
         )  # fmt: skip
         span = found.span
         text = span.text if span else NOTHING_TO_EXTRACT

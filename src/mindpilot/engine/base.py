@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from mindpilot.adapters import AdapterLibrary, Manifest, attach
+from mindpilot.adapters.builtin import READER_ID, attach_reader
 from mindpilot.autopilot.model import Autopilot
 from mindpilot.autopilot.steering import SteeringLibrary
 from mindpilot.engine.requests import ComposedRequest
@@ -133,7 +134,7 @@ class EngineBase:
         extra = self.autopilot.count_tokens(composed) - self.autopilot.count_tokens(messages)
         return ComposedRequest(
             namespace, task, tuple(composed), taken, compose_s, extra, tuple(messages),
-            adapter=taken.profile.adapter,
+            adapter=_adapter(taken),
         )  # fmt: skip
 
     @property
@@ -156,6 +157,8 @@ class EngineBase:
             return None
         key = (namespace, adapter_id)
         manifest = self._manifests.get(key)
+        if manifest is None and adapter_id == READER_ID:  # shipped with mindpilot
+            manifest = self._manifests[key] = attach_reader(self.autopilot.backend)
         if manifest is None:  # first use: check and load it, then remember it
             manifest = self.adapters.get(namespace, adapter_id)
             attach(self.autopilot.backend, self.adapters, manifest)
@@ -166,3 +169,12 @@ class EngineBase:
         if self.audit is None:
             return response
         return replace(response, audit_id=self.audit.record(response, session_id).id)
+
+
+def _adapter(taken: TakenRecords) -> str | None:
+    """The adapter a request is answered with: the task's own, else the built-in reader when
+    the task asks for it and there is knowledge to read."""
+    profile = taken.profile
+    if profile.adapter is None and profile.answer.reader and taken.knowledge:
+        return READER_ID
+    return profile.adapter

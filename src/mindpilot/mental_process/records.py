@@ -350,6 +350,11 @@ class AnswerSettings:
     # With steer_tone: decode the opening once more, stronger, when the tone scorer says it
     # misses the tone (costs a short decode before the answer shows).
     retry_tone: bool = False
+    # Read the taken knowledge with the built-in reader adapter (a LoRA on the frozen base
+    # trained to answer from the reference in a few words, following it over what the model
+    # memorised; `adapters/builtin.py`) when the task has no adapter of its own and knowledge
+    # was taken. In-process backend, the bundled default model.
+    reader: bool = False
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", ANSWER_MODES), ("style", ANSWER_STYLES)):
@@ -360,7 +365,7 @@ class AnswerSettings:
                 )
         _number(self, "faithfulness", 0.0, MAX_FAITHFULNESS)
         _number(self, "min_support", 0.0, 1.0)
-        for name in ("abstain", "steer_tone", "retry_tone"):
+        for name in ("abstain", "steer_tone", "retry_tone", "reader"):
             if not isinstance(getattr(self, name), bool):
                 raise ValidationError(f"field {name!r} must be true or false")
         _text(self, "abstain_text")

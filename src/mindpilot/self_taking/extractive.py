@@ -132,11 +132,13 @@ def extract(
     *,
     adapter: str | None = None,
     keep: int = KEEP_WINDOWS,
+    examples: bool = True,
 ) -> Extraction:
     """The best span of `knowledge` answering `question`, after `messages` (the composed
-    prompt, reference included); see the module docstring."""
+    prompt, reference included); see the module docstring. `examples`: put the worked
+    examples before the question (a reader adapter has learned the form: it needs none)."""
     found = windows(knowledge, question, embedder)
-    prompt = with_examples(messages)
+    prompt = with_examples(messages) if examples else tuple(messages)
     if scorer.count_tokens(prompt) + EXAMPLES_ROOM > scorer.context_window:
         prompt = tuple(messages)  # the examples help, the question and reference must fit
     if not found:

@@ -172,7 +172,8 @@ class TaskIn(_In):
         description="Answer mode (generate | extractive), faithfulness (context-aware decoding "
         "alpha, 0 = off), style (free | short), abstention, steer_tone (activation steering "
         "of the task's emotion into the opening sentence; off by default), retry_tone (decode "
-        "an opening that misses the tone once more, stronger).",
+        "an opening that misses the tone once more, stronger), reader (answer from the taken "
+        "knowledge through the built-in reader adapter).",
     )
 
     def profile(self, namespace: str, name: str) -> _TaskProfile:
