@@ -60,6 +60,10 @@ def test_the_wheel_ships_only_mindpilot(wheel: zipfile.ZipFile) -> None:
     assert {"index.html", "app.js", "style.css"} <= set(assets)
     for asset in assets:
         assert f"mindpilot/server/static/{asset}" in names, asset
+    # the built-in reader adapter: peft's files and its manifest
+    reader = "mindpilot/adapters/builtin/builtin/reader/v1/"
+    for name in ("adapter_config.json", "adapter_model.safetensors", "manifest.json"):
+        assert reader + name in names, name
 
 
 def test_the_wheel_registers_the_builtin_plugins(wheel: zipfile.ZipFile) -> None:
