@@ -141,13 +141,15 @@ def demo(**load: Any) -> None:
     knowledge = [u for u in response.used if u.kind == "knowledge"]
     say.line(f"knowledge records taken: {len(knowledge)} (only the task's tone applies)")
 
-    _faithful_step(say, engine, mp, question)
+    _faithful_step(say, engine, mp)
     engine.close()
 
 
-def _faithful_step(say: _Narrator, engine: Any, mp: Any, question: str) -> None:
+def _faithful_step(say: _Narrator, engine: Any, mp: Any) -> None:
     """The task answers with a span of its record, cited by character offsets, read by the
-    built-in reader adapter when the model is the one it was trained on."""
+    built-in reader adapter when the model is the one it was trained on. (Asked "how long",
+    the reader and the bare model alike pick the record's other duration, "45 days": a known
+    miss of the 135M model, in docs/adapters.md.)"""
     from dataclasses import replace
 
     from mindpilot.adapters.builtin import reader_manifest
@@ -165,6 +167,7 @@ def _faithful_step(say: _Narrator, engine: Any, mp: Any, question: str) -> None:
         "task 'support': answer mode extractive"
         + (", read by the built-in reader adapter" if reader else "")
     )
+    question = "What warranty does the Zentrix Aurora kettle have?"
     response = _ask(say, engine, question, use_memory=True)
     echo_sources(response, mp.store, err=False)
 
