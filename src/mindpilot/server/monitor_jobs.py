@@ -23,9 +23,11 @@ from mindpilot.errors import ConfigError, MindpilotError
 from mindpilot.monitor.runs import MonitorRun, RunLog, check_scope, kept_in
 from mindpilot.server.deps import ServerState
 from mindpilot.server.jobs import Job
+from mindpilot.server.queue import GenerationQueue
 
 log = logging.getLogger("mindpilot.server")
 POLL_S = 5.0  # how often the schedule looks at the store's change counts and the clock
+GIVE_WAY_S = 5.0  # the longest a run waits between batches for generations to go first
 
 
 def start_run(
@@ -39,7 +41,7 @@ def start_run(
     """Start a monitor run of the namespace (as `task`, if named) in the background. An empty
     namespace (422), an unknown task (404) or a store that cannot keep runs (400) is refused
     now, not minutes later as a failed job; a run already going is a 409."""
-    engine = state.engine
+    engine, queue = state.engine, state.queue
     store = check_scope(state.store, namespace, task)
     kept_in(store)
 
@@ -48,12 +50,26 @@ def start_run(
         # within a batch instead of minutes later
         run = monitor_task(
             engine, namespace, task, quick=quick, pairs_per_set=pairs_per_set, progress=progress,
-            each_batch=progress,
+            each_batch=lambda step: _turn(queue, progress, step),
         )  # fmt: skip
         with RunLog(store) as runs:  # one INSERT: a run stopped before this leaves nothing
             return runs.save(run)
 
     return state.monitoring.start(namespace, task, work)
+
+
+def _turn(queue: GenerationQueue, progress: Callable[[str], None], step: str) -> None:
+    """Report a batch done, then let generations go first: wait while one runs or waits (at
+    most GIVE_WAY_S, so steady traffic slows a run down but cannot stall it). Only a pause
+    helps here: the model's lock is free now, but a released threading.Lock is not handed to
+    the thread waiting for it, and the run would take it back at once, batch after batch."""
+    progress(step)
+    deadline = time.monotonic() + GIVE_WAY_S
+    while time.monotonic() < deadline:
+        stats = queue.stats()
+        if stats.running + stats.waiting == 0:
+            return
+        time.sleep(0.01)
 
 
 @dataclass(frozen=True)

@@ -135,8 +135,8 @@ def start(body: RunIn, namespace: Namespace, state: State, response: Response) -
     with the job (`Location`: where to poll it); the run is stored when it ends, whole or not
     at all. An empty namespace is a 422 and an unknown task a 404, at once. One run at a time
     per server: a start while one runs is a 409 with Retry-After (not queued: the caller
-    decides whether to wait). Generation goes on meanwhile: the probes take the model in turn
-    with generations, one batch at a time."""
+    decides whether to wait). Generation goes on meanwhile: the run takes the model one batch
+    at a time and, between batches, lets waiting generations go first."""
     job = start_run(state, namespace, body.task, quick=body.quick, pairs_per_set=body.pairs)
     response.headers["Location"] = f"/v1/monitor/jobs/{job.id}"
     return _job_out(job)
