@@ -43,7 +43,7 @@ def monitor_task(
     each_batch: Callable[[str], None] | None = None,
 ) -> MonitorRun:
     """A whole monitor run (not yet stored: `RunLog.save`); the callbacks are `run_monitor`'s,
-    and `each_batch` also hears each input of the traffic probe."""
+    and `each_batch` also hears each answer of the traffic probe."""
     started = time.perf_counter()
     run = run_monitor(
         engine, namespace, task, quick=quick, pairs_per_set=pairs_per_set, progress=progress,
@@ -54,7 +54,7 @@ def monitor_task(
     if progress is not None:
         progress("probing the task's traffic with swapped genders and names")
     items = QUICK_ITEMS if quick else FULL_ITEMS
-    pairs = probe_traffic(engine, namespace, task, items=items, each_input=each_batch)
+    pairs = probe_traffic(engine, namespace, task, items=items, each_answer=each_batch)
     return replace(run, counterfactual=tuple(pairs), seconds=time.perf_counter() - started)
 
 
@@ -64,21 +64,28 @@ def probe_traffic(
     task: str,
     *,
     items: int = FULL_ITEMS,
-    each_input: Callable[[str], None] | None = None,
+    each_answer: Callable[[str], None] | None = None,
 ) -> list[SwapPair]:
     """Every swap pair over up to `items` inputs of the task's traffic, worst first;
-    `each_input` hears each input done."""
+    `each_answer` hears each answer (original or variant) done."""
     quiet = copy.copy(engine)  # the same model and store; its answers stay out of the log
     quiet.audit = None
     labels = _labels(engine, namespace, task)
-    pairs = []
-    for done, (source, text) in enumerate(_inputs(engine, namespace, task, items), 1):
-        before = _outcome(quiet, namespace, task, text, labels, None)
+    pairs: list[SwapPair] = []
+    answered = 0
+
+    def told(outcome: Outcome) -> Outcome:  # each answer is a turn of the model: say so
+        nonlocal answered
+        answered += 1
+        if each_answer is not None:
+            each_answer(f"traffic: {answered} answer(s), {len(pairs)} swap pair(s) so far")
+        return outcome
+
+    for source, text in _inputs(engine, namespace, task, items):
+        before = told(_outcome(quiet, namespace, task, text, labels, None))
         for axis, variant, changes in variants(text):
-            after = _outcome(quiet, namespace, task, variant, labels, before.answer)
+            after = told(_outcome(quiet, namespace, task, variant, labels, before.answer))
             pairs.append(SwapPair(axis, source, text, variant, changes, before, after))
-        if each_input is not None:
-            each_input(f"traffic: {done} input(s) of at most {items} probed")
     return sorted(pairs, key=lambda p: -p.gap)
 
 
