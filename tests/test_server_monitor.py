@@ -140,15 +140,25 @@ def test_the_schedule_counts_changes_per_namespace_and_skips_while_a_run_goes(
             job = scheduler.look()
             assert job is not None and job.namespace == "default"
             assert scheduler.look() is None  # "b" has 1 change; and a run goes anyway
-            deadline = time.monotonic() + DEADLINE_S
-            while state.monitoring.get("default", job.id).active:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-            assert state.monitoring.get("default", job.id).state == "done"
+            assert _ended(state, job.namespace, job.id) == "done"
             assert scheduler.look() is None  # counted again from the run's start
+            store.add(Knowledge(domain="policy", text="Refunds are fast.", namespace="b"))
+            for n in range(2):
+                store.add(Knowledge(domain="policy", text=f"Rule {n}."))
+            second = scheduler.look()  # both are due: "b" has waited longer
+            assert second is not None and second.namespace == "b"
+            assert _ended(state, "b", second.id) == "done"
         finally:
             scheduler.stop()
             state.monitoring.shutdown()
+
+
+def _ended(state: ServerState, namespace: str, job_id: str) -> str:
+    deadline = time.monotonic() + DEADLINE_S
+    while (job := state.monitoring.get(namespace, job_id)).active:
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    return job.state
 
 
 @pytest.mark.parametrize(

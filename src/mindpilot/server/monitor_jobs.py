@@ -139,11 +139,12 @@ class MonitorScheduler:
                 log.exception("the monitor schedule failed to look at the store")
 
     def look(self) -> Job[str, MonitorRun] | None:
-        """Start the first due namespace's run (none while a run goes); returns its job."""
+        """Start the due namespace's run (none while a run goes); returns its job. The one run
+        longest ago goes first, so a busy namespace cannot keep the others waiting."""
         if self.state.monitoring.busy:
             return None
         store = self.state.store
-        for namespace in store.namespaces():
+        for namespace in sorted(store.namespaces(), key=lambda ns: self._at.get(ns, 0.0)):
             count = store.change_count(namespace)
             if self._due(namespace, count):
                 return self._start(namespace, count)
