@@ -18,6 +18,7 @@ from mindpilot.autopilot import Autopilot
 from mindpilot.engine import Engine
 from mindpilot.mental_process import Knowledge, Store, TaskProfile, open_store
 from mindpilot.server.deps import ServerState
+from mindpilot.server.keys import KeyStore
 from mindpilot.server.monitor_jobs import MonitorSchedule, MonitorScheduler
 from tests.server_helpers import serving
 from tests.test_server_memory import error, ok
@@ -100,6 +101,34 @@ def test_bad_input_is_refused_at_once(api: httpx.Client, tiny_autopilot: Autopil
     with serving(tiny_autopilot, tmp_path / "empty") as empty:
         refused = httpx.post(f"{empty.url}/v1/monitor/runs", json={"quick": True})
         error(refused, 422, "'default' is empty", "nothing to audit")
+
+
+def test_each_key_starts_and_sees_runs_of_its_own_namespace_only(
+    tiny_autopilot: Autopilot, tmp_path: Path
+) -> None:
+    keys = KeyStore(tmp_path / "keys.db")
+    (_, alpha_key), (_, beta_key) = keys.create("alpha"), keys.create("beta")
+    try:
+        with serving(tiny_autopilot, tmp_path, keys=keys) as served:
+            served.store.add(
+                Knowledge(domain="policy", text="Refunds in 5 days.", namespace="alpha")
+            )
+            alpha, beta = (
+                httpx.Client(base_url=served.url, timeout=60,
+                             headers={"Authorization": f"Bearer {key}"})
+                for key in (alpha_key, beta_key)
+            )  # fmt: skip
+            with alpha, beta:
+                error(httpx.post(f"{served.url}/v1/monitor/runs", json={}), 401)
+                error(beta.post("/v1/monitor/runs", json={}), 422, "'beta' is empty")
+                job = ok(alpha.post("/v1/monitor/runs", json={"quick": True}), 202)
+                assert job["namespace"] == "alpha"
+                error(beta.get(f"/v1/monitor/jobs/{job['id']}"), 404)  # as if it never existed
+                assert ok(beta.get("/v1/monitor/jobs"))["data"] == []
+                assert finished(alpha, job["id"])["state"] == "done"
+                assert ok(beta.get("/v1/monitor/runs"))["data"] == []
+    finally:
+        keys.close()
 
 
 def test_the_server_starts_a_run_after_n_memory_changes(
