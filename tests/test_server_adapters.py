@@ -14,13 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
-from mindpilot.adapters import AdapterConfig, AdapterLibrary
+from mindpilot.adapters import AdapterConfig, AdapterLibrary, Progress
 from mindpilot.autopilot import Autopilot
 from mindpilot.errors import ValidationError
 from mindpilot.mental_process import Experience, Store
 from mindpilot.server.adapter_schemas import TrainIn, job_out
+from mindpilot.server.deps import TRAINING
+from mindpilot.server.jobs import Job, JobError, Jobs
 from mindpilot.server.keys import KeyStore
-from mindpilot.server.training_jobs import JobError, TrainingJob, TrainingJobs
 from tests.server_helpers import Served, serving
 from tests.test_server_memory import error, ok
 
@@ -267,11 +268,12 @@ def test_the_request_has_adapter_configs_fields_and_defaults() -> None:
     assert settings == {f.name for f in dataclasses.fields(AdapterConfig)}
     assert TrainIn().config() == AdapterConfig()
     assert TrainIn(labels=["a", "b"]).checked_labels() == ("a", "b")
-    diverged = TrainingJob("job_1", "ns", "t", 0.0, state="running", step=3, loss=float("nan"))
+    progress = Progress(step=3, steps=9, epoch=1, loss=float("nan"), elapsed_s=1.0)
+    diverged: Job[Any, Any] = Job("job_1", "ns", "t", 0.0, state="running", progress=progress)
     assert job_out(diverged).loss is None  # JSON has no NaN: null, not a 500
 
 
-def _wait(jobs: TrainingJobs, job_id: str) -> Any:
+def _wait(jobs: Jobs[Any, Any], job_id: str) -> Any:
     deadline = time.monotonic() + 10
     while (job := jobs.get("ns", job_id)).active:
         assert time.monotonic() < deadline
@@ -282,7 +284,7 @@ def _wait(jobs: TrainingJobs, job_id: str) -> Any:
 def test_a_bug_in_a_job_fails_it_with_a_generic_message_and_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    jobs = TrainingJobs(keep=2)
+    jobs: Jobs[Any, Any] = Jobs(TRAINING, keep=2)
 
     def bug(progress: Any) -> Any:
         raise RuntimeError("secret internals")

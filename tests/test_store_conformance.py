@@ -149,6 +149,17 @@ class TestStoreConformance:
         with pytest.raises(NotFoundError, match="nothing to undo"):
             store.undo("default")
 
+    def test_the_change_count_grows_with_every_change_of_its_namespace(self, store: Store) -> None:
+        assert store.change_count("default") == 0
+        a = store.add(kn("alpha"))
+        store.add_many([kn("beta"), kn("gamma")], actor="bob")
+        store.update("default", a.id, text="alpha two")
+        store.put_task(TaskProfile(name="support"))
+        assert store.change_count("default") == 5
+        store.add(kn("elsewhere", ns="other"))
+        store.undo("default")  # logs the revert: the count never goes down
+        assert store.change_count("default") == 6 and store.change_count("other") == 1
+
     def test_undo_of_an_emotion_brings_back_the_previous_one(self, store: Store) -> None:
         first = store.add(Emotion(task="support", state="empathy"))
         store.add(Emotion(task="support", state="calm"))

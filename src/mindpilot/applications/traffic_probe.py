@@ -40,32 +40,51 @@ def monitor_task(
     quick: bool = False,
     pairs_per_set: int | None = None,
     progress: Callable[[str], None] | None = None,
+    each_batch: Callable[[str], None] | None = None,
 ) -> MonitorRun:
-    """A whole monitor run (not yet stored: `RunLog.save`)."""
+    """A whole monitor run (not yet stored: `RunLog.save`); the callbacks are `run_monitor`'s,
+    and `each_batch` also hears each answer of the traffic probe."""
     started = time.perf_counter()
     run = run_monitor(
-        engine, namespace, task, quick=quick, pairs_per_set=pairs_per_set, progress=progress
-    )
+        engine, namespace, task, quick=quick, pairs_per_set=pairs_per_set, progress=progress,
+        each_batch=each_batch,
+    )  # fmt: skip
     if task is None:
         return run
     if progress is not None:
         progress("probing the task's traffic with swapped genders and names")
-    pairs = probe_traffic(engine, namespace, task, items=QUICK_ITEMS if quick else FULL_ITEMS)
+    items = QUICK_ITEMS if quick else FULL_ITEMS
+    pairs = probe_traffic(engine, namespace, task, items=items, each_answer=each_batch)
     return replace(run, counterfactual=tuple(pairs), seconds=time.perf_counter() - started)
 
 
 def probe_traffic(
-    engine: Engine, namespace: str, task: str, *, items: int = FULL_ITEMS
+    engine: Engine,
+    namespace: str,
+    task: str,
+    *,
+    items: int = FULL_ITEMS,
+    each_answer: Callable[[str], None] | None = None,
 ) -> list[SwapPair]:
-    """Every swap pair over up to `items` inputs of the task's traffic, worst first."""
+    """Every swap pair over up to `items` inputs of the task's traffic, worst first;
+    `each_answer` hears each answer (original or variant) done."""
     quiet = copy.copy(engine)  # the same model and store; its answers stay out of the log
     quiet.audit = None
     labels = _labels(engine, namespace, task)
-    pairs = []
+    pairs: list[SwapPair] = []
+    answered = 0
+
+    def told(outcome: Outcome) -> Outcome:  # each answer is a turn of the model: say so
+        nonlocal answered
+        answered += 1
+        if each_answer is not None:
+            each_answer(f"traffic: {answered} answer(s), {len(pairs)} swap pair(s) so far")
+        return outcome
+
     for source, text in _inputs(engine, namespace, task, items):
-        before = _outcome(quiet, namespace, task, text, labels, None)
+        before = told(_outcome(quiet, namespace, task, text, labels, None))
         for axis, variant, changes in variants(text):
-            after = _outcome(quiet, namespace, task, variant, labels, before.answer)
+            after = told(_outcome(quiet, namespace, task, variant, labels, before.answer))
             pairs.append(SwapPair(axis, source, text, variant, changes, before, after))
     return sorted(pairs, key=lambda p: -p.gap)
 

@@ -82,6 +82,30 @@ def is_loopback(host: str) -> bool:
     help="Server processes sharing the port, each with its own copy of the model; more than "
     "one wants a store several processes share well: --store postgresql://... (docs/postgres.md).",
 )
+@click.option(
+    "--monitor-every-changes",
+    metavar="N",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Start a monitor run of a namespace after every N changes of its memory (default off).",
+)
+@click.option(
+    "--monitor-every",
+    "monitor_every_minutes",
+    metavar="MINUTES",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Start a monitor run of each namespace every MINUTES minutes (default off).",
+)
+@click.option(
+    "--monitor-task",
+    metavar="TASK",
+    default=None,
+    help="Those runs also probe this task, in the namespaces that have it.",
+)
+@click.option(
+    "--monitor-quick", is_flag=True, help="Those runs use 10 probe pairs per set (~1 min)."
+)
 @model_options
 def serve(
     host: str,
@@ -94,12 +118,18 @@ def serve(
     synchronous: str,
     max_body: int,
     workers: int,
+    monitor_every_changes: int | None,
+    monitor_every_minutes: float | None,
+    monitor_task: str | None,
+    monitor_quick: bool,
     **load: Any,
 ) -> None:
     """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models), the
     Mental Process REST API and a web page for people at / (chat, memory, tasks, log,
     monitor). A task's name is a `model`; callers send `Authorization: Bearer <key>` (see
-    `mindpilot keys create`), or nothing with --open."""
+    `mindpilot keys create`), or nothing with --open. With --monitor-every-changes or
+    --monitor-every, the server also starts bias monitor runs by itself, in the background, one
+    at a time (docs/monitor.md)."""
     import uvicorn
 
     from mindpilot.mental_process.records import check_namespace
@@ -117,6 +147,8 @@ def serve(
     keys = None if open_mode else KeyStore.default()
     app_settings = {"open_mode": open_mode, "open_namespace": namespace, "queue_size": queue_size,
                     "max_wait_s": max_wait, "max_body_bytes": max_body}  # fmt: skip
+    schedule = _schedule(monitor_every_changes, monitor_every_minutes, monitor_task,
+                         monitor_quick, workers)  # fmt: skip
     if workers > 1:
         from mindpilot.cli import serve_workers
 
@@ -127,10 +159,37 @@ def serve(
         return
     # The model loads now, not at the first request: a wrong --model fails before serving.
     with open_engine(load, store=store_path) as engine:
-        app = build_app(engine, keys, app_settings)
+        app = build_app(engine, keys, {**app_settings, "monitor": schedule})
         _announce(host, port, engine.model_name, keys)
         uvicorn.run(app, host=host, port=port, log_level="warning",
                     h11_max_incomplete_event_size=HEADER_BUFFER)  # fmt: skip
+
+
+def _schedule(
+    every_changes: int | None, every_minutes: float | None, task: str | None, quick: bool,
+    workers: int,
+) -> Any:  # fmt: skip
+    """The server's monitor schedule (None: off); refused with several workers, each of which
+    would run it."""
+    from mindpilot.server.monitor_jobs import MonitorSchedule
+
+    schedule = MonitorSchedule(every_changes, every_minutes, task, quick)
+    if not schedule.on:
+        if task is not None or quick:
+            raise ConfigError(
+                "--monitor-task and --monitor-quick shape the scheduled monitor runs, "
+                "but none is scheduled",
+                hint="add --monitor-every-changes N or --monitor-every MINUTES",
+            )
+        return None
+    if workers > 1:
+        raise ConfigError(
+            "the scheduled monitor runs live in one server process, and every worker would "
+            "run them",
+            hint="serve with --workers 1, or run `mindpilot monitor run` from a scheduler "
+            "(cron, CI) instead",
+        )
+    return schedule
 
 
 def build_app(engine: Any, keys: Any, settings: dict[str, Any]) -> Any:

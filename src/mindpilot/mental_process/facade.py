@@ -212,6 +212,9 @@ class MentalProcess:
     def history(self, record_id: str) -> builtins.list[Change]:
         return self.store.history(self.namespace, record_id)
 
+    def change_count(self) -> int:
+        return self.store.change_count(self.namespace)
+
     def undo(self) -> builtins.list[Change]:
         return self.store.undo(self.namespace, actor=self.actor)
 

@@ -182,6 +182,12 @@ class Store(ABC):
         """Changes of one record (or "task:<name>"), oldest first. NotFoundError if none."""
 
     @abstractmethod
+    def change_count(self, namespace: str) -> int:
+        """How many changes the namespace's history holds (every add, update, supersede,
+        delete and undo of a record or task profile): a counter that only grows, so a watcher
+        can tell how much changed since it last looked without hooking every write."""
+
+    @abstractmethod
     def undo(self, namespace: str, *, actor: str = "user") -> builtins.list[Change]:
         """Revert the namespace's latest not-yet-undone call (one batch of changes); returns
         the reverted changes. NotFoundError when there is nothing to undo."""

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from mindpilot.autopilot.model import Autopilot
-from mindpilot.autopilot.span_scoring import CandidateScorer
+from mindpilot.autopilot.span_scoring import CandidateScorer, ScoredCandidates
 from mindpilot.errors import ConfigError
 from mindpilot.mental_process.store import Store
 from mindpilot.monitor.probe_data import ProbePair
@@ -34,6 +34,7 @@ CONDITIONS = ("base", "task", "task+adapter")
 # (32 x 40 x 49,152 floats ~ 250 MB for the default model).
 CHUNK = 32
 Z95 = 1.959964
+Batched = Callable[[str], None]  # hears each batch of probe sentences scored
 
 
 class MonitoredEngine(Protocol):
@@ -111,12 +112,18 @@ def wilson(wins: int, n: int) -> tuple[float, float]:
 
 
 def run_probes(
-    engine: MonitoredEngine, pairs: Sequence[ProbePair], namespace: str, task: str | None
+    engine: MonitoredEngine,
+    pairs: Sequence[ProbePair],
+    namespace: str,
+    task: str | None,
+    each_batch: Batched | None = None,
 ) -> list[ConditionResult]:
     """Every condition that applies: `base` always; `task` and `task+adapter` with a task
-    (the latter skipped, with a note, when the task has no active adapter)."""
-    scorer = _scorer(engine.autopilot)
+    (the latter skipped, with a note, when the task has no active adapter). `each_batch`
+    hears every batch scored ("base: 64 of 300 sentences"); raising in it stops the probes."""
+    scorer = _Counted(_scorer(engine.autopilot), each_batch)
     prompts = [(INSTRUCTION,)] * len(pairs)
+    scorer.condition("base", pairs)
     results = [ConditionResult("base", _scored(scorer, pairs, prompts, [()] * len(pairs)))]
     if task is None:
         return results
@@ -128,6 +135,7 @@ def run_probes(
                                  count, profile)
         for p in pairs
     ]  # fmt: skip
+    scorer.condition("task", pairs)
     results.append(_conditioned("task", scorer, pairs, takes))
     if profile.adapter is None:
         note = f"task {task!r} has no active adapter (train one: `mindpilot adapt {task}`)"
@@ -136,6 +144,7 @@ def run_probes(
     use = engine.apply_adapter(namespace, profile.adapter)
     assert use is not None
     served = [replace(t, experiences=()) for t in takes]  # as the engine serves it
+    scorer.condition("task+adapter", pairs)
     results.append(_conditioned("task+adapter", scorer, pairs, served, use.id))
     return results
 
@@ -202,6 +211,38 @@ def _logprobs(
                 raise ConfigError("a probe sentence has no tokens for this model")
             out.append(sum(s.token_logprobs))
     return out
+
+
+class _Counted:
+    """The scorer, counting the sentences scored per condition for `each_batch`."""
+
+    def __init__(self, scorer: CandidateScorer, each_batch: Batched | None) -> None:
+        self.scorer, self.each_batch = scorer, each_batch
+        self.context_window = scorer.context_window
+        self.name, self.done, self.total = "", 0, 0
+
+    def condition(self, name: str, pairs: Sequence[ProbePair]) -> None:
+        self.name, self.done, self.total = name, 0, 2 * len(pairs)
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return self.scorer.count_tokens(messages)
+
+    def score_candidates(
+        self,
+        messages: Sequence[Message],
+        candidates: Sequence[str],
+        *,
+        adapter: str | None = None,
+        keep: int | None = None,
+        always: Sequence[int] = (),
+    ) -> ScoredCandidates:
+        scored = self.scorer.score_candidates(
+            messages, candidates, adapter=adapter, keep=keep, always=always
+        )
+        self.done += len(candidates)
+        if self.each_batch is not None:
+            self.each_batch(f"{self.name}: {self.done} of {self.total} sentences")
+        return scored
 
 
 def _scorer(autopilot: Autopilot) -> CandidateScorer:

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from mindpilot.errors import ConfigError, NotFoundError, ValidationError
@@ -99,11 +100,13 @@ def run_monitor(
     quick: bool = False,
     pairs_per_set: int | None = None,
     progress: Callable[[str], None] | None = None,
+    each_batch: Callable[[str], None] | None = None,
 ) -> MonitorRun:
     """Probe the model (bare, and as `task` with and without its adapter), audit the
     namespace's records, and return the run (not yet stored: `RunLog.save`). `pairs_per_set`
-    overrides the size (0: every pair); `progress` hears each step."""
-    store = _checked_scope(engine.store, namespace, task)
+    overrides the size (0: every pair); `progress` hears each step, `each_batch` each batch
+    of probe sentences scored (raising in either stops the run, nothing stored)."""
+    store = check_scope(engine.store, namespace, task)
     if pairs_per_set is not None and pairs_per_set < 0:
         raise ValidationError(
             f"pairs per set must be >= 0 (0: all), not {pairs_per_set}", hint="e.g. --pairs 150"
@@ -114,7 +117,7 @@ def run_monitor(
     say("reading the probe data")
     pairs = probe_pairs(size or None)
     say(f"scoring {len(pairs)} probe pairs per condition")
-    conditions = run_probes(engine, pairs, namespace, task)
+    conditions = run_probes(engine, pairs, namespace, task, each_batch)
     say("auditing the records")
     findings = audit_store(store, namespace, task)
     by_id = {r.id: r for r in store.list(namespace, limit=None)}
@@ -128,8 +131,9 @@ def run_monitor(
     )  # fmt: skip
 
 
-def _checked_scope(store: Store | None, namespace: str, task: str | None) -> Store:
-    """The store, after the namespace is known to hold something and the task to exist."""
+def check_scope(store: Store | None, namespace: str, task: str | None) -> Store:
+    """The store, after the namespace is known to hold something and the task to exist
+    (ValidationError, NotFoundError): callers that run in the background check it first."""
     check_namespace(namespace)
     if store is None:
         raise ConfigError(
@@ -151,16 +155,23 @@ def _checked_scope(store: Store | None, namespace: str, task: str | None) -> Sto
     return store
 
 
+def kept_in(store: Store) -> Path:
+    """The SQLite file that keeps the store's monitor runs; ConfigError for a store without one
+    (checked before a run starts, so minutes of probing are never lost at the end)."""
+    path = store.sqlite_path
+    if path is None:
+        raise ConfigError(
+            f"{type(store).__name__} keeps no SQLite file for monitor runs",
+            hint="use the embedded SQLite store",
+        )
+    return path
+
+
 class RunLog:
     """The stored monitor runs of a SQLite store's file; every read is scoped to a namespace."""
 
     def __init__(self, store: Store) -> None:
-        path = store.sqlite_path
-        if path is None:
-            raise ConfigError(
-                f"{type(store).__name__} keeps no SQLite file for monitor runs",
-                hint="use the embedded SQLite store",
-            )
+        path = kept_in(store)
         self._lock = threading.Lock()
         self._conn = connect(path)
 
@@ -226,4 +237,4 @@ def check_threshold(run: MonitorRun, max_stereotype: float, condition: str = "ba
     return value <= max_stereotype
 
 
-__all__ = ["SETS", "MonitorRun", "RunLog", "check_threshold", "run_monitor"]
+__all__ = ["SETS", "MonitorRun", "RunLog", "check_scope", "check_threshold", "run_monitor"]

@@ -15,11 +15,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
-from mindpilot.adapters import Adapted, AdapterConfig, Listed, Manifest
+from mindpilot.adapters import Adapted, AdapterConfig, Listed, Manifest, Progress
 from mindpilot.adapters.adapt import check_labels
 from mindpilot.adapters.data import MAX_LABELS
+from mindpilot.server.jobs import Job, JobState
 from mindpilot.server.memory_schemas import Name
-from mindpilot.server.training_jobs import JobState, TrainingJob
 
 _DEFAULTS = AdapterConfig()
 MAX_TARGETS = 64  # module names in target_modules
@@ -184,10 +184,14 @@ def adapter_out(listed: Listed) -> AdapterOut:
     return AdapterOut(**listed.manifest.to_dict(), active=listed.active)
 
 
-def job_out(job: TrainingJob) -> JobOut:
+def job_out(job: Job[Progress, Adapted]) -> JobOut:
+    progress = job.progress
+    eta = None if progress is None or job.state == "failed" else progress.eta_s
     return JobOut(
-        id=job.id, namespace=job.namespace, task=job.task, state=job.state, step=job.step,
-        steps=job.steps, loss=_finite(job.loss), eta_s=job.eta_s, created_at=job.created_at,
+        id=job.id, namespace=job.namespace, task=job.task or "", state=job.state,
+        step=progress.step if progress else 0, steps=progress.steps if progress else 0,
+        loss=_finite(progress.loss if progress else None),
+        eta_s=0.0 if job.state == "done" else eta, created_at=job.created_at,
         started_at=job.started_at, finished_at=job.finished_at,
         result=None if job.result is None else _result_out(job.result),
         error=None if job.error is None else JobErrorOut(**dataclasses.asdict(job.error)),

@@ -22,6 +22,7 @@ from mindpilot.server import (
 from mindpilot.server.deps import ServerState, get_state
 from mindpilot.server.keys import KeyStore
 from mindpilot.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit, HeaderSizeLimit
+from mindpilot.server.monitor_jobs import MonitorSchedule, MonitorScheduler
 from mindpilot.server.queue import GenerationQueue, QueueStats
 
 if TYPE_CHECKING:
@@ -48,13 +49,15 @@ def create_app(
     queue_size: int = DEFAULT_QUEUE,
     max_wait_s: float = 120.0,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    monitor: MonitorSchedule | None = None,
 ) -> FastAPI:
     """The mindpilot HTTP API over `engine` and its store (open it with
     `Engine.open(..., lazy=True)` to load the model on the first generation).
 
     Without `open_mode`, callers need an API key of `keys` (default: the installation's key
     file); `queue_size` generations may wait while one runs, more are refused with 429, and so
-    is one expected to take over `max_wait_s` (the queue's admission)."""
+    is one expected to take over `max_wait_s` (the queue's admission). `monitor`: when the
+    server starts monitor runs by itself (default: only when asked, POST /v1/monitor/runs)."""
     if engine.store is None:
         raise ConfigError(
             "the server needs the engine's Mental Process store",
@@ -68,11 +71,18 @@ def create_app(
         queue=GenerationQueue(max_waiting=queue_size, max_wait_s=max_wait_s),
     )
 
+    scheduler = MonitorScheduler(state, monitor) if monitor and monitor.on else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if scheduler is not None:
+            scheduler.start()
         yield
+        if scheduler is not None:
+            scheduler.stop()
         state.queue.shutdown()
         state.training.shutdown()  # a job still training stops at its next step
+        state.monitoring.shutdown()  # a run stops at its next step, nothing of it stored
 
     app = FastAPI(title="mindpilot", version=_version(), lifespan=lifespan)
     app.state.mindpilot = state

@@ -11,28 +11,43 @@ from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request
 
+from mindpilot.server.jobs import JobKind, Jobs
 from mindpilot.server.keys import HOW_TO_GET_A_KEY, KeyStore
 from mindpilot.server.queue import GenerationQueue
-from mindpilot.server.training_jobs import TrainingJobs
 
 if TYPE_CHECKING:
+    from mindpilot.adapters import Adapted, Progress
     from mindpilot.engine import Engine
     from mindpilot.mental_process.store import Store
     from mindpilot.monitor.audit import AuditLog
+    from mindpilot.monitor.runs import MonitorRun
+
+TRAINING = JobKind(
+    "training job",
+    "job_",
+    "GET /v1/adapters/jobs",
+    "the server trains one adapter at a time",
+    eta=lambda progress: progress.eta_s,
+)
+MONITORING = JobKind(
+    "monitor run", "mon_", "GET /v1/monitor/jobs", "the server runs one monitor run at a time"
+)
 
 
 @dataclass
 class ServerState:
     """What one running server holds: the one engine (opened by `Engine.open`, lazily, so the
     Mental Process REST API and `/v1/models` answer before the model loads), the keys, the
-    generation queue and the adapter training jobs."""
+    generation queue, the adapter training jobs and the monitor runs in progress."""
 
     engine: Engine
     open_mode: bool = False  # no API keys: every caller is in `open_namespace`
     open_namespace: str = "default"
     keys: KeyStore | None = None  # required unless open_mode
     queue: GenerationQueue = field(default_factory=GenerationQueue)
-    training: TrainingJobs = field(default_factory=TrainingJobs)  # one job at a time
+    # each family one job at a time; a string progress is the monitor run's current step
+    training: Jobs[Progress, Adapted] = field(default_factory=lambda: Jobs(TRAINING))
+    monitoring: Jobs[str, MonitorRun] = field(default_factory=lambda: Jobs(MONITORING))
 
     @property
     def store(self) -> Store:

@@ -1,16 +1,23 @@
-"""REST for the bias and data monitor, read-only: the stored runs and the latest one's report
-(rates per condition, the data audit's findings, the report's plots as SVG).
+"""REST for the bias and data monitor: start a run in the background and follow it, the stored
+runs, and the latest one's report (rates per condition, the data audit's findings, the
+report's plots as SVG).
 
-Runs are made by `mindpilot monitor run` (minutes of probing: not a request's work); these
-routes read them through the same `RunLog` and `report` functions as `mindpilot monitor
-list | report`, scoped to the caller's namespace.
+    POST /v1/monitor/runs           start a run (202, a job; 409 while one runs)
+    GET  /v1/monitor/jobs           the namespace's runs started by this server, newest first
+    GET  /v1/monitor/jobs/{job_id}  one: state, current step, then the stored run or the error
+    GET  /v1/monitor/runs           the stored runs (however they were started)
+    GET  /v1/monitor/report         the latest stored run in detail
+
+A run is minutes of probing, so it is a job (server/monitor_jobs.py) running the same core as
+`mindpilot monitor run`; the reads go through the same `RunLog` and `report` functions as
+`mindpilot monitor list | report`. Everything is scoped to the caller's namespace.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,15 +27,30 @@ from mindpilot.monitor.data_audit import Finding
 from mindpilot.monitor.probe_data import SETS
 from mindpilot.monitor.probes import CONDITIONS, Rate
 from mindpilot.monitor.runs import MonitorRun, RunLog
+from mindpilot.server.adapter_schemas import JobErrorOut
 from mindpilot.server.errors import error_docs
-from mindpilot.server.memory_schemas import NAME_CHARS, Namespace, State
+from mindpilot.server.jobs import Job, JobState
+from mindpilot.server.memory_schemas import NAME_CHARS, Name, Namespace, State
+from mindpilot.server.monitor_jobs import start_run
 
 router = APIRouter(prefix="/v1/monitor", tags=["monitor"], responses=error_docs(400, 401))
+JobId = Annotated[str, Path(min_length=1, max_length=64)]
 TaskFilter = Annotated[str | None, Query(max_length=NAME_CHARS, description="Runs of this task.")]
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class RunIn(BaseModel):
+    """What to run (`mindpilot monitor run`'s options)."""
+
+    model_config = ConfigDict(extra="forbid")
+    task: Name | None = Field(None, description="Also probe the model as this task.")
+    quick: bool = Field(False, description="10 probe pairs per set (~1 min): a smoke test.")
+    pairs: int | None = Field(
+        None, ge=0, description="Probe pairs per set (default 150; 0 = every pair)."
+    )
 
 
 class RunSummaryOut(_Out):
@@ -63,6 +85,26 @@ class ReportOut(_Out):
     plots: list[str] = Field(description="SVG: by category and condition, then the trend.")
 
 
+class MonitorJobOut(_Out):
+    """A run started by this server: queued -> running -> done (with `run`) or failed."""
+
+    id: str
+    namespace: str
+    task: str | None
+    state: JobState
+    step: str | None = Field(description="What the run is doing now (null before it starts).")
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    run: RunSummaryOut | None = Field(description="The stored run, once done.")
+    error: JobErrorOut | None = Field(description="Why it failed and how to fix it.")
+
+
+class MonitorJobList(_Out):
+    object: str = "list"
+    data: list[MonitorJobOut]
+
+
 class RunList(_Out):
     object: str = "list"
     data: list[RunSummaryOut]
@@ -73,6 +115,44 @@ def _summary(run: MonitorRun) -> RunSummaryOut:
         id=run.id, task=run.task, created_at=run.created_at, model=run.model,
         stereotype={c: run.stereotype_rate(c) for c in CONDITIONS}, findings=len(run.findings),
     )  # fmt: skip
+
+
+def _job_out(job: Job[str, MonitorRun]) -> MonitorJobOut:
+    error = job.error
+    return MonitorJobOut(
+        id=job.id, namespace=job.namespace, task=job.task, state=job.state, step=job.progress,
+        created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+        run=None if job.result is None else _summary(job.result),
+        error=None if error is None else JobErrorOut(message=error.message, hint=error.hint),
+    )  # fmt: skip
+
+
+@router.post("/runs", status_code=202, response_model=MonitorJobOut,
+             responses=error_docs(404, 409, 413, 422))  # fmt: skip
+def start(body: RunIn, namespace: Namespace, state: State, response: Response) -> MonitorJobOut:
+    """Start a monitor run of the namespace (`mindpilot monitor run`): the probes, the data
+    audit and, with a task, its traffic replayed with genders and names swapped. Answers 202
+    with the job (`Location`: where to poll it); the run is stored when it ends, whole or not
+    at all. An empty namespace is a 422 and an unknown task a 404, at once. One run at a time
+    per server: a start while one runs is a 409 with Retry-After (not queued: the caller
+    decides whether to wait). Generation goes on meanwhile: the run takes the model one batch
+    at a time and, between batches, lets waiting generations go first."""
+    job = start_run(state, namespace, body.task, quick=body.quick, pairs_per_set=body.pairs)
+    response.headers["Location"] = f"/v1/monitor/jobs/{job.id}"
+    return _job_out(job)
+
+
+@router.get("/jobs", response_model=MonitorJobList)
+def list_jobs(namespace: Namespace, state: State) -> MonitorJobList:
+    """The namespace's runs started by this server since it started (over HTTP or by its
+    schedule), newest first."""
+    return MonitorJobList(data=[_job_out(j) for j in state.monitoring.list(namespace)])
+
+
+@router.get("/jobs/{job_id}", response_model=MonitorJobOut, responses=error_docs(404))
+def get_job(job_id: JobId, namespace: Namespace, state: State) -> MonitorJobOut:
+    """One run started by this server; 404 if it is not the namespace's."""
+    return _job_out(state.monitoring.get(namespace, job_id))
 
 
 @router.get("/runs", response_model=RunList)

@@ -31,6 +31,14 @@ class HistoryMethods(Rows):
             raise NotFoundError(f"no history for {record_id!r} in namespace {namespace!r}")
         return [change_from_row(r) for r in rows]
 
+    def change_count(self, namespace: str) -> int:
+        check_namespace(namespace)
+        with self._query() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM changes WHERE namespace = %s", (namespace,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
     def undo(self, namespace: str, *, actor: str = "user") -> builtins.list[Change]:
         with self._write(namespace, actor) as batch:
             row = batch.conn.execute(

@@ -29,6 +29,14 @@ class HistoryMethods(Rows):
             raise NotFoundError(f"no history for {record_id!r} in namespace {namespace!r}")
         return [change_from_row(r) for r in rows]
 
+    def change_count(self, namespace: str) -> int:
+        check_namespace(namespace)
+        with self._lock:
+            (count,) = self._conn.execute(
+                "SELECT count(*) FROM changes WHERE namespace = ?", (namespace,)
+            ).fetchone()
+        return int(count)
+
     def undo(self, namespace: str, *, actor: str = "user") -> builtins.list[Change]:
         with self._write(namespace, actor) as batch:
             (target,) = self._conn.execute(
