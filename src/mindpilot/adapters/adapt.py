@@ -71,7 +71,7 @@ def adapt(
     try:
         trained = train(
             backend, data.train, config, end_answer=data.kind == "generation",
-            labels=data.labels, progress=progress,
+            labels=data.labels, validation=data.validation, progress=progress,
         )  # fmt: skip
         trained.model.save_pretrained(str(staging))
         del trained.model  # the copy of the base: free it before the served model grows
@@ -86,7 +86,9 @@ def adapt(
             metrics=Metrics(_metric_name(data), before, after, len(data.validation)),
             labels=data.labels, train_examples=len(data.train) - trained.skipped_long,
             wall_s=trained.wall_s, peak_rss_mb=trained.peak_rss_mb,
-            stopped_early=trained.stopped_early, created_at=time.time(),
+            stopped_early=trained.stopped_early, kept_step=trained.kept_step,
+            checkpoints=tuple((c.step, c.accuracy, c.loss) for c in trained.checkpoints),
+            created_at=time.time(),
         )  # fmt: skip
         folder = library.publish(staging, manifest)
     except BaseException as err:  # Ctrl-C and a full disk too: no half-written adapter stays

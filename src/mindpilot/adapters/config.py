@@ -23,6 +23,7 @@ class AdapterConfig:
     dropout: float = 0.0  # LoRA dropout on the adapter's input
     epochs: int = 3  # passes over the training examples
     min_steps: int = 40  # ...but at least this many steps (64 examples x 3 epochs are 12)
+    checkpoints: int = 4  # classification: validated this often, the best weights kept
     max_minutes: float = 30.0  # stop training after this long (the adapter is still evaluated)
     learning_rate: float = 5e-4  # AdamW, linear decay to 0 after a short warm-up
     batch_size: int = 16
@@ -39,6 +40,7 @@ class AdapterConfig:
         _whole(self, "alpha", 1, 4096)
         _whole(self, "epochs", 1, 100)
         _whole(self, "min_steps", 0, 1_000_000)
+        _whole(self, "checkpoints", 0, 1000)
         _whole(self, "batch_size", 1, 512)
         _whole(self, "micro_batch", 1, 512)
         _whole(self, "max_examples", MIN_EXAMPLES, 1_000_000)

@@ -64,6 +64,9 @@ class Manifest:
     wall_s: float = 0.0
     peak_rss_mb: float = 0.0
     stopped_early: bool = False  # max_minutes ran out before the last epoch ended
+    kept_step: int = 0  # the training step whose weights were kept (the best validated)
+    # classification: (step, validation accuracy, validation loss) of each check in training
+    checkpoints: tuple[tuple[int, float, float], ...] = ()
     created_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -71,6 +74,7 @@ class Manifest:
         data = dataclasses.asdict(self)
         data["records"] = [list(r) for r in self.records]
         data["labels"] = list(self.labels)
+        data["checkpoints"] = [list(c) for c in self.checkpoints]
         return data
 
     @classmethod
@@ -82,6 +86,10 @@ class Manifest:
         fields["metrics"] = Metrics(**fields["metrics"])
         fields["records"] = tuple((str(i), int(v)) for i, v in fields["records"])
         fields["labels"] = tuple(fields.get("labels", ()))
+        fields["checkpoints"] = tuple(
+            (int(step), float(acc), float(loss))
+            for step, acc, loss in fields.get("checkpoints", ())
+        )
         return cls(**fields)
 
 

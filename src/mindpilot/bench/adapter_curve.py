@@ -266,7 +266,7 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             f"| {row['n']} | {ic['accuracy']:.3f} ± {ic['stderr']:.3f} "
             f"| {ad['accuracy']:.3f} ± {ad['stderr']:.3f} | {goal_text} "
-            f"| {ad['train_examples']}, {ad['steps']} steps | {ad['validation_before']:.3f} -> "
+            f"| {ad['train_examples']}, {_steps(ad)} | {ad['validation_before']:.3f} -> "
             f"{ad['validation_after']:.3f} ({ad['validation_examples']}) "
             f"| {'improved' if ad['improved'] else 'not improved'} | {ad['wall_s']:.0f} "
             f"| {ad['peak_rss_mb']:.0f} |"
@@ -275,7 +275,8 @@ def report(results: dict[str, Any]) -> str:
         "",
         "The adapter is activated whatever its validation verdict (`adapt` itself would not "
         "activate one that is not better); 'trained on' is what is left after the validation "
-        "share.",
+        "share; 'kept': the step of the best validated checkpoint, whose weights the adapter "
+        "keeps (when it is not the last).",
         "",
         "## Passage QA: question -> short answer, passage in the prompt",
         "",
@@ -284,6 +285,11 @@ def report(results: dict[str, Any]) -> str:
         *adapter_costs.report_lines(results["costs"]),
     ]
     return "\n".join(lines)
+
+
+def _steps(adapter: dict[str, Any]) -> str:
+    kept = adapter.get("kept_step") or adapter["steps"]
+    return f"{adapter['steps']} steps" + (f" (kept {kept})" if kept != adapter["steps"] else "")
 
 
 def _met(ok: bool) -> str:

@@ -233,6 +233,7 @@ def training_summary(trained: TrainedAdapter) -> dict[str, Any]:
         "wall_s": manifest.wall_s,
         "peak_rss_mb": manifest.peak_rss_mb,
         "stopped_early": manifest.stopped_early,
+        "kept_step": manifest.kept_step,  # the best validated checkpoint's (classification)
     }
 
 

@@ -48,6 +48,10 @@ class TrainIn(_In):
     min_steps: Whole = Field(
         _DEFAULTS.min_steps, description="At least this many steps, even if the epochs are fewer."
     )
+    checkpoints: Whole = Field(
+        _DEFAULTS.checkpoints,
+        description="Classification: validations during training; the best one's weights kept.",
+    )
     max_minutes: Number = Field(
         _DEFAULTS.max_minutes, description="Stop training after this long (still validated)."
     )
@@ -118,6 +122,10 @@ class ManifestOut(_Out):
     wall_s: float
     peak_rss_mb: float
     stopped_early: bool = Field(description="max_minutes ran out before the last epoch.")
+    kept_step: int = Field(description="The step whose weights were kept (best validated).")
+    checkpoints: list[tuple[int, float, float]] = Field(
+        description="(step, validation accuracy, validation loss) of each check in training."
+    )
     created_at: float = Field(description="Unix seconds.")
     extra: dict[str, Any]
 
