@@ -60,6 +60,9 @@ class Manifest:
     hyperparameters: dict[str, Any]
     metrics: Metrics
     labels: tuple[str, ...] = ()  # classification labels, in scoring order
+    # classification: added to a label's log-probability before `classify` picks the likeliest
+    # (chosen on the validation split: `evaluate.calibrate`); a label not named gets 0
+    label_offsets: dict[str, float] = field(default_factory=dict)
     train_examples: int = 0
     wall_s: float = 0.0
     peak_rss_mb: float = 0.0
@@ -86,6 +89,9 @@ class Manifest:
         fields["metrics"] = Metrics(**fields["metrics"])
         fields["records"] = tuple((str(i), int(v)) for i, v in fields["records"])
         fields["labels"] = tuple(fields.get("labels", ()))
+        fields["label_offsets"] = {
+            str(k): float(v) for k, v in fields.get("label_offsets", {}).items()
+        }
         fields["checkpoints"] = tuple(
             (int(step), float(acc), float(loss))
             for step, acc, loss in fields.get("checkpoints", ())

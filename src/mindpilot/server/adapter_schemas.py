@@ -118,6 +118,9 @@ class ManifestOut(_Out):
     hyperparameters: dict[str, Any]
     metrics: MetricsOut
     labels: list[str]
+    label_offsets: dict[str, float] = Field(
+        description="Added to a label's log-probability before classify picks (calibration)."
+    )
     train_examples: int
     wall_s: float
     peak_rss_mb: float
