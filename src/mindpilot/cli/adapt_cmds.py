@@ -22,7 +22,7 @@ from mindpilot.cli.options import namespace_option, store_option
 @namespace_option()
 @store_option
 @click.option("--rank", type=int, help="LoRA rank (default 16).")
-@click.option("--epochs", type=int, help="Passes over the examples (default 3).")
+@click.option("--epochs", type=int, help="Passes over the examples (default 1).")
 @click.option(
     "--max-minutes",
     type=float,
