@@ -46,6 +46,15 @@ def test_no_offset_when_none_is_needed_or_too_few_examples_say_so() -> None:
     assert calibrate(three, examples(["a"] * 30), ("a", "b", "c")) == {}
 
 
+def test_an_offset_that_lowers_validation_accuracy_is_not_kept() -> None:
+    # 28 right by a small margin; 2 wrong with huge confidence pull the cross-entropy fit over
+    golds = ["negative", "positive"] * 15
+    scores = [[0.0, -0.1] if g == "negative" else [-0.1, 0.0] for g in golds]
+    scores[1] = scores[3] = [30.0, 0.0]  # two positives scored far towards "negative"
+    assert accuracy(scores, examples(golds), LABELS) == 28 / 30
+    assert calibrate(scores, examples(golds), LABELS) == {}
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Any:
     with open_store(tmp_path / "store.db", embedder="hashing") as store:
