@@ -21,6 +21,7 @@ import torch
 from torch.nn import functional
 
 Forward = Callable[..., torch.Tensor]
+_CACHE = "_mindpilot_lean_forwards"  # per layer: adapter (None: bare) -> forward
 
 
 def select(layers: Sequence[Any], adapter: str | None) -> None:
@@ -30,17 +31,23 @@ def select(layers: Sequence[Any], adapter: str | None) -> None:
         layer._disable_adapters = adapter is None
         if adapter is not None:
             layer._active_adapter = adapter
-        lean = lean_forward(layer, adapter)
+        # built once per layer and adapter (a switch then costs dictionary work only)
+        cache = layer.__dict__.setdefault(_CACHE, {})
+        if adapter not in cache:
+            cache[adapter] = lean_forward(layer, adapter)
+        lean = cache[adapter]
         if lean is None:
             layer.__dict__.pop("forward", None)  # peft's own forward (the class's)
         else:
-            layer.forward = lean
+            layer.__dict__["forward"] = lean  # an instance attribute: nn.Module calls it
 
 
 def release(layers: Sequence[Any]) -> None:
-    """Give every layer back peft's own forward (before peft itself changes the layers)."""
+    """Give every layer back peft's own forward, and forget the built ones (before peft
+    itself changes the layers: a new adapter, a copy)."""
     for layer in layers:
         layer.__dict__.pop("forward", None)
+        layer.__dict__.pop(_CACHE, None)
 
 
 def lean_forward(layer: Any, adapter: str | None) -> Forward | None:
