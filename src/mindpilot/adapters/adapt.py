@@ -65,28 +65,31 @@ def adapt(
         raise backend.no_adapters_error()
     check_targets(backend.base, config.target_modules)
     data = training_set(store, namespace, task, config, backend.count_text, labels)
-    before = _score(backend, data, adapter=None)
+    before, _ = _score(backend, data, adapter=None)
     adapter_id = library.new_id()
     staging = library.staging(namespace, task)
     try:
         trained = train(
             backend, data.train, config, end_answer=data.kind == "generation",
-            labels=data.labels, progress=progress,
+            labels=data.labels, validation=data.validation, progress=progress,
         )  # fmt: skip
         trained.model.save_pretrained(str(staging))
         del trained.model  # the copy of the base: free it before the served model grows
         gc.collect()
         backend.load_adapter(adapter_id, staging)
-        after = _score(backend, data, adapter=adapter_id)
+        after, offsets = _score(backend, data, adapter=adapter_id)
         manifest = Manifest(
             id=adapter_id, namespace=namespace, task=task,
             version=library.next_version(namespace, task), kind=data.kind,
             base_model=backend.model_name, base_hash=backend.base_weights_hash(),
             records=data.records, hyperparameters=config.to_dict(),
             metrics=Metrics(_metric_name(data), before, after, len(data.validation)),
-            labels=data.labels, train_examples=len(data.train) - trained.skipped_long,
+            labels=data.labels, label_offsets=offsets,
+            train_examples=len(data.train) - trained.skipped_long,
             wall_s=trained.wall_s, peak_rss_mb=trained.peak_rss_mb,
-            stopped_early=trained.stopped_early, created_at=time.time(),
+            stopped_early=trained.stopped_early, kept_step=trained.kept_step,
+            checkpoints=tuple((c.step, c.accuracy, c.loss) for c in trained.checkpoints),
+            created_at=time.time(),
         )  # fmt: skip
         folder = library.publish(staging, manifest)
     except BaseException as err:  # Ctrl-C and a full disk too: no half-written adapter stays
@@ -121,10 +124,16 @@ def attach(backend: Any, library: AdapterLibrary, manifest: Manifest) -> str:
     return manifest.id
 
 
-def _score(backend: Any, data: TrainingSet, *, adapter: str | None) -> float:
-    if data.kind == "classification":
-        return evaluate.accuracy(backend, data.validation, data.labels, adapter)
-    return evaluate.token_f1_score(backend, data.validation, adapter)
+def _score(
+    backend: Any, data: TrainingSet, *, adapter: str | None
+) -> tuple[float, dict[str, float]]:
+    """The validation metric, and (with an adapter, classification) the label offsets chosen
+    on the same examples, already applied to it: what `classify` will do."""
+    if data.kind != "classification":
+        return evaluate.token_f1_score(backend, data.validation, adapter), {}
+    scores = evaluate.label_scores(backend, data.validation, data.labels, adapter)
+    offsets = evaluate.calibrate(scores, data.validation, data.labels) if adapter else {}
+    return evaluate.accuracy(scores, data.validation, data.labels, offsets), offsets
 
 
 def _metric_name(data: TrainingSet) -> str:

@@ -60,10 +60,16 @@ class Manifest:
     hyperparameters: dict[str, Any]
     metrics: Metrics
     labels: tuple[str, ...] = ()  # classification labels, in scoring order
+    # classification: added to a label's log-probability before `classify` picks the likeliest
+    # (chosen on the validation split: `evaluate.calibrate`); a label not named gets 0
+    label_offsets: dict[str, float] = field(default_factory=dict)
     train_examples: int = 0
     wall_s: float = 0.0
     peak_rss_mb: float = 0.0
     stopped_early: bool = False  # max_minutes ran out before the last epoch ended
+    kept_step: int = 0  # the training step whose weights were kept (the best validated)
+    # classification: (step, validation accuracy, validation loss) of each check in training
+    checkpoints: tuple[tuple[int, float, float], ...] = ()
     created_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -71,6 +77,7 @@ class Manifest:
         data = dataclasses.asdict(self)
         data["records"] = [list(r) for r in self.records]
         data["labels"] = list(self.labels)
+        data["checkpoints"] = [list(c) for c in self.checkpoints]
         return data
 
     @classmethod
@@ -82,6 +89,13 @@ class Manifest:
         fields["metrics"] = Metrics(**fields["metrics"])
         fields["records"] = tuple((str(i), int(v)) for i, v in fields["records"])
         fields["labels"] = tuple(fields.get("labels", ()))
+        fields["label_offsets"] = {
+            str(k): float(v) for k, v in fields.get("label_offsets", {}).items()
+        }
+        fields["checkpoints"] = tuple(
+            (int(step), float(acc), float(loss))
+            for step, acc, loss in fields.get("checkpoints", ())
+        )
         return cls(**fields)
 
 

@@ -49,6 +49,19 @@ class Tokenized:
     gold: int = -1  # classification: the index of the right label among `choices`
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """The adapter after `step` steps, as the validation examples judged it."""
+
+    step: int
+    accuracy: float
+    loss: float  # mean cross-entropy of the right label among the labels
+
+    @property
+    def rank(self) -> tuple[float, float]:
+        return (self.accuracy, -self.loss)  # the loss breaks ties between equal accuracies
+
+
 @dataclass
 class Trained:
     model: Any  # a peft PeftModel: the copy of the base with the adapter
@@ -58,6 +71,8 @@ class Trained:
     wall_s: float
     peak_rss_mb: float
     skipped_long: int  # examples over max_tokens, left out
+    checkpoints: tuple[Checkpoint, ...] = ()  # classification: validated along the way
+    kept_step: int = 0  # the step whose weights the adapter has (the best checkpoint's)
 
 
 def label_choices(tokenizer: Any, labels: Sequence[str]) -> list[int] | None:
@@ -124,10 +139,13 @@ def train(
     *,
     end_answer: bool,
     labels: Sequence[str] = (),
+    validation: Sequence[Example] = (),
     progress: Callable[[Progress], None] | None = None,
 ) -> Trained:
     """Train a LoRA adapter on `examples` (`labels`: a classification task's, in scoring
-    order); the backend's own model is not touched."""
+    order); the backend's own model is not touched. Classification: the adapter is checked
+    on `validation` `config.checkpoints` times along the way, and keeps the weights of the
+    best check (early stopping: the last steps can overfit a small set)."""
     from peft import LoraConfig, get_peft_model
 
     started = time.perf_counter()
@@ -158,6 +176,7 @@ def train(
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_then_decay(steps))
     pad = backend.tokenizer.pad_token_id or 0
     rng = random.Random(config.seed)
+    checker = _Checker(backend, validation, config, labels, choices, steps)
     losses: list[float] = []
     stopped = False
     model.train()
@@ -169,13 +188,15 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             losses.append(loss)
             elapsed = time.perf_counter() - started
+            stopped = elapsed > config.max_minutes * 60 and len(losses) < steps
+            checker.maybe_check(model, len(losses), last=stopped)
             if progress is not None:
                 epoch = (len(losses) - 1) // batches_per_epoch + 1
                 progress(Progress(len(losses), steps, epoch, losses[-1], elapsed))
-            if elapsed > config.max_minutes * 60 and len(losses) < steps:
-                stopped = True
+            if stopped:
                 break
     model.eval()
+    kept = checker.restore_best(model) or len(losses)
     return Trained(
         model=model,
         losses=losses,
@@ -184,7 +205,72 @@ def train(
         wall_s=time.perf_counter() - started,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         skipped_long=skipped,
+        checkpoints=tuple(checker.checkpoints),
+        kept_step=kept,
     )
+
+
+class _Checker:
+    """Validation checkpoints of a classification adapter during training: evenly spaced,
+    the last at the last step; the best one's LoRA weights are kept in memory."""
+
+    def __init__(
+        self,
+        backend: Any,
+        validation: Sequence[Example],
+        config: AdapterConfig,
+        labels: Sequence[str],
+        choices: list[int] | None,
+        steps: int,
+    ) -> None:
+        rows: list[Tokenized] = []
+        if choices is not None and validation and config.checkpoints > 0:
+            rows, _ = tokenize(backend, validation, config, end_answer=False, labels=labels,
+                               pair=True)  # fmt: skip
+        self.rows, self.choices, self.micro = rows, choices or [], config.micro_batch
+        self.pad = backend.tokenizer.pad_token_id or 0
+        count = min(config.checkpoints, steps)
+        self.at = {round(steps * (i + 1) / count) for i in range(count)} if rows else set()
+        self.checkpoints: list[Checkpoint] = []
+        self._best: tuple[Checkpoint, dict[str, torch.Tensor]] | None = None
+
+    def maybe_check(self, model: Any, step: int, *, last: bool) -> None:
+        if step not in self.at and not (last and self.rows):
+            return
+        model.eval()
+        checkpoint = self._check(model, step)
+        model.train()
+        self.checkpoints.append(checkpoint)
+        # on a tie the later checkpoint wins: it has seen more of the data
+        if self._best is None or checkpoint.rank >= self._best[0].rank:
+            weights = {n: p.detach().clone() for n, p in model.named_parameters()
+                       if p.requires_grad}  # fmt: skip
+            self._best = (checkpoint, weights)
+
+    def restore_best(self, model: Any) -> int | None:
+        """Put the best checkpoint's weights back; its step (None: no checkpoints)."""
+        if self._best is None:
+            return None
+        checkpoint, weights = self._best
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():
+                if name in weights:
+                    parameter.copy_(weights[name])
+        return checkpoint.step
+
+    def _check(self, model: Any, step: int) -> Checkpoint:
+        right, loss = 0, 0.0
+        with torch.inference_mode():
+            for start in range(0, len(self.rows), self.micro):
+                part = self.rows[start : start + self.micro]
+                ids, mask, positions = _left_padded([r.ids for r in part], self.pad)
+                out = model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                            logits_to_keep=1, use_cache=False)  # fmt: skip
+                logits = out.logits[:, -1, self.choices].float()
+                gold = torch.tensor([r.gold for r in part])
+                right += int((logits.argmax(-1) == gold).sum())
+                loss += float(torch.nn.functional.cross_entropy(logits, gold, reduction="sum"))
+        return Checkpoint(step, right / len(self.rows), loss / len(self.rows))
 
 
 def _schedule(

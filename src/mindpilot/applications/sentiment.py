@@ -66,6 +66,11 @@ def classify(
     scores = engine.autopilot.backend.score_text(
         prompt, label_continuations(labels), adapter=adapter.id if adapter else None
     )
+    if adapter is not None:  # the adapter's label offsets, chosen on its validation split
+        offsets = engine.adapter_manifest(namespace, adapter.id).label_offsets
+        scores = [
+            score + offsets.get(label, 0.0) for score, label in zip(scores, labels, strict=True)
+        ]
     probabilities = _softmax(scores)
     best = max(range(len(labels)), key=lambda i: probabilities[i])
     return Classification(

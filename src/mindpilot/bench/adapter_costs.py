@@ -36,7 +36,8 @@ def measure(
     """`trained`: n -> that adapter's training summary; `adapters`: two loaded adapters, as
     (namespace, id), to switch between and decode with (a sentiment and a QA one)."""
     keys = ("train_examples", "steps", "epochs", "wall_s", "peak_rss_mb", "stopped_early")
-    training = [{"n": n, **{k: row[k] for k in keys}} for n, row in trained.items()]
+    training = [{"n": n, **{k: row[k] for k in keys}, "passes": _passes(row)}
+                for n, row in trained.items()]  # fmt: skip
     return {
         "training": training,
         "switch_ms": _switch_ms(engine, adapters, QUICK_SWITCHES if quick else SWITCHES),
@@ -108,6 +109,11 @@ def _decode(engine: Any, adapters: tuple[tuple[str, str], ...], quick: bool) -> 
     }
 
 
+def _passes(row: dict[str, Any]) -> float:
+    """Passes over the training examples made: steps x batch / examples."""
+    return float(row["steps"] * row["batch_size"] / max(1, row["train_examples"]))
+
+
 def report_lines(costs: dict[str, Any]) -> list[str]:
     """The costs section of the adapter_curve report."""
     lines = [
@@ -116,20 +122,23 @@ def report_lines(costs: dict[str, Any]) -> list[str]:
         "Training (`adapt()` in a process of its own: wall time of the training loop, peak RSS "
         "of the process, model and store included):",
         "",
-        "| n | trained on | epochs | steps | wall s | peak RSS MB | goal |",
-        "|---|---|---|---|---|---|---|",
+        "| n | trained on | epochs asked | passes made | steps | wall s | peak RSS MB | goal |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in costs["training"]:
         goal = "-"
+        # the step floor makes small sets take more passes than asked: what counts is made
+        passes = row.get("passes", row["epochs"])
         if row["n"] == 256:
             ok = row["wall_s"] <= GOALS["train_256_s"] and (
                 row["peak_rss_mb"] <= GOALS["train_256_rss_mb"]
             )
             goal = f"≤ 600 s and ≤ 3 GB at 3 epochs ({_met(ok)})"
-            if row["epochs"] != 3:
-                goal = f"≤ 600 s and ≤ 3 GB at 3 epochs (not comparable: {row['epochs']} here)"
+            if round(passes, 1) < 3:
+                goal = f"≤ 600 s and ≤ 3 GB at 3 epochs (not comparable: {passes:.1f} here)"
         lines.append(
-            f"| {row['n']} | {row['train_examples']} | {row['epochs']} | {row['steps']} "
+            f"| {row['n']} | {row['train_examples']} | {row['epochs']} | {passes:.1f} "
+            f"| {row['steps']} "
             f"| {row['wall_s']:.0f} | {row['peak_rss_mb']:.0f} | {goal} |"
         )
     switch = costs["switch_ms"]

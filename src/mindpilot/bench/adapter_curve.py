@@ -246,8 +246,10 @@ def report(results: dict[str, Any]) -> str:
         "",
         f"Adapter recipe: LoRA rank {cfg['rank']} (alpha {cfg['alpha']}) on "
         f"{', '.join(cfg['target_modules'])}; {cfg['epochs']} epoch(s), lr {cfg['learning_rate']}, "
-        f"batch {cfg['batch_size']}, {cfg['validation_share']:.0%} held out for validation. "
-        f"Training ran in {results['training_in']}.",
+        f"batch {cfg['batch_size']}, at least {cfg['min_steps']} steps, "
+        f"{cfg['validation_share']:.0%} held out for validation, checked "
+        f"{cfg.get('checkpoints', 0)} times in training (the best weights kept), then a label "
+        f"offset fitted on it. Training ran in {results['training_in']}.",
         "",
         f"## Sentiment ({s['test_items']} held-out sentences, balanced; chance "
         f"{s['chance_accuracy']:.2f})",
@@ -266,8 +268,8 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             f"| {row['n']} | {ic['accuracy']:.3f} ± {ic['stderr']:.3f} "
             f"| {ad['accuracy']:.3f} ± {ad['stderr']:.3f} | {goal_text} "
-            f"| {ad['train_examples']}, {ad['steps']} steps | {ad['validation_before']:.3f} -> "
-            f"{ad['validation_after']:.3f} ({ad['validation_examples']}) "
+            f"| {ad['train_examples']}, {_steps(ad)} | {ad['validation_before']:.3f} -> "
+            f"{ad['validation_after']:.3f} ({ad['validation_examples']}{_offset(ad)}) "
             f"| {'improved' if ad['improved'] else 'not improved'} | {ad['wall_s']:.0f} "
             f"| {ad['peak_rss_mb']:.0f} |"
         )
@@ -275,7 +277,9 @@ def report(results: dict[str, Any]) -> str:
         "",
         "The adapter is activated whatever its validation verdict (`adapt` itself would not "
         "activate one that is not better); 'trained on' is what is left after the validation "
-        "share.",
+        "share; 'kept': the step of the best validated checkpoint, whose weights the adapter "
+        "keeps (when it is not the last); after the validation size, the label offset fitted "
+        "on it (nats added to that label's log-probability), when there is one.",
         "",
         "## Passage QA: question -> short answer, passage in the prompt",
         "",
@@ -284,6 +288,16 @@ def report(results: dict[str, Any]) -> str:
         *adapter_costs.report_lines(results["costs"]),
     ]
     return "\n".join(lines)
+
+
+def _offset(adapter: dict[str, Any]) -> str:
+    offsets = adapter.get("label_offsets") or {}
+    return "".join(f"; {label} {value:+.2f}" for label, value in offsets.items())
+
+
+def _steps(adapter: dict[str, Any]) -> str:
+    kept = adapter.get("kept_step") or adapter["steps"]
+    return f"{adapter['steps']} steps" + (f" (kept {kept})" if kept != adapter["steps"] else "")
 
 
 def _met(ok: bool) -> str:

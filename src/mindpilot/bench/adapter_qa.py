@@ -233,6 +233,8 @@ def training_summary(trained: TrainedAdapter) -> dict[str, Any]:
         "wall_s": manifest.wall_s,
         "peak_rss_mb": manifest.peak_rss_mb,
         "stopped_early": manifest.stopped_early,
+        "kept_step": manifest.kept_step,  # the best validated checkpoint's (classification)
+        "label_offsets": manifest.label_offsets,  # fitted on the validation split
     }
 
 

@@ -22,7 +22,7 @@ from mindpilot.cli.options import namespace_option, store_option
 @namespace_option()
 @store_option
 @click.option("--rank", type=int, help="LoRA rank (default 16).")
-@click.option("--epochs", type=int, help="Passes over the examples (default 3).")
+@click.option("--epochs", type=int, help="Passes over the examples (default 1).")
 @click.option(
     "--max-minutes",
     type=float,
@@ -30,6 +30,12 @@ from mindpilot.cli.options import namespace_option, store_option
 )
 @click.option("--lr", "learning_rate", type=float, help="Learning rate (default 5e-4).")
 @click.option("--min-steps", type=int, help="Train at least this many steps (default 40).")
+@click.option(
+    "--checkpoints",
+    type=int,
+    help="Classification: validate this often while training and keep the best weights "
+    "(default 4; 0: keep the last).",
+)
 @click.option("--batch-size", type=int, help="Examples per step (default 16).")
 @click.option(
     "--micro-batch",
@@ -96,9 +102,18 @@ def adapt(
         f"adapter {manifest.id} (task {task!r}, v{manifest.version}, {manifest.kind}) trained "
         f"on {manifest.train_examples} examples in {manifest.wall_s:.0f} s"
         + (" (stopped at --max-minutes)" if manifest.stopped_early else "")
+        + _kept(manifest)
     )
     click.echo(adapted.verdict)
     click.echo(f"saved in {adapted.folder}")
+
+
+def _kept(manifest: Any) -> str:
+    """Which checkpoint the adapter keeps, when validation chose one before the last."""
+    last = manifest.checkpoints[-1][0] if manifest.checkpoints else 0
+    if not manifest.kept_step or manifest.kept_step == last:
+        return ""
+    return f"; kept the weights of step {manifest.kept_step} of {last} (best on validation)"
 
 
 class _Bar:

@@ -151,6 +151,11 @@ class EngineBase:
             self._steering = SteeringLibrary()
         return self._steering
 
+    def adapter_manifest(self, namespace: str, adapter_id: str) -> Manifest:
+        """The manifest of an adapter this engine applied (read once, then remembered)."""
+        manifest = self._manifests.get((namespace, adapter_id))
+        return manifest if manifest is not None else self.adapters.get(namespace, adapter_id)
+
     def apply_adapter(self, namespace: str, adapter_id: str | None) -> AdapterUse | None:
         """Load a task's adapter into the Autopilot (once) and name it for provenance."""
         if adapter_id is None:

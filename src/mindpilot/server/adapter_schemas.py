@@ -48,6 +48,10 @@ class TrainIn(_In):
     min_steps: Whole = Field(
         _DEFAULTS.min_steps, description="At least this many steps, even if the epochs are fewer."
     )
+    checkpoints: Whole = Field(
+        _DEFAULTS.checkpoints,
+        description="Classification: validations during training; the best one's weights kept.",
+    )
     max_minutes: Number = Field(
         _DEFAULTS.max_minutes, description="Stop training after this long (still validated)."
     )
@@ -114,10 +118,17 @@ class ManifestOut(_Out):
     hyperparameters: dict[str, Any]
     metrics: MetricsOut
     labels: list[str]
+    label_offsets: dict[str, float] = Field(
+        description="Added to a label's log-probability before classify picks (calibration)."
+    )
     train_examples: int
     wall_s: float
     peak_rss_mb: float
     stopped_early: bool = Field(description="max_minutes ran out before the last epoch.")
+    kept_step: int = Field(description="The step whose weights were kept (best validated).")
+    checkpoints: list[tuple[int, float, float]] = Field(
+        description="(step, validation accuracy, validation loss) of each check in training."
+    )
     created_at: float = Field(description="Unix seconds.")
     extra: dict[str, Any]
 
