@@ -135,12 +135,17 @@ def _train_and_publish(
     )  # fmt: skip
     before = token_f1_score(backend, validation, None)
     trained = train(backend, examples, config, end_answer=True, progress=_progress)
-    staging = Path(tempfile.mkdtemp(dir=args.out.parent if args.out.exists() else None))
-    trained.model.save_pretrained(str(staging))
-    del trained.model
-    _packaged(staging, backend.model_name)
-    backend.load_adapter(READER_ID, staging)
-    after = token_f1_score(backend, validation, READER_ID)
+    library = AdapterLibrary(args.out)
+    staging = library.staging(NAMESPACE, TASK)  # beside its target: published by one rename
+    try:
+        trained.model.save_pretrained(str(staging))
+        del trained.model
+        _packaged(staging, backend.model_name)
+        backend.load_adapter(READER_ID, staging)
+        after = token_f1_score(backend, validation, READER_ID)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     manifest = Manifest(
         id=READER_ID, namespace=NAMESPACE, task=TASK, version=1, kind="generation",
         base_model=backend.model_name, base_hash=backend.base_weights_hash(), records=(),
@@ -150,10 +155,9 @@ def _train_and_publish(
         created_at=time.time(),
         extra={"data": data, "top_k": args.top_k, "script": "scripts/train_reader.py"},
     )  # fmt: skip
-    target = args.out / NAMESPACE / TASK / "v1"
-    shutil.rmtree(target, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    AdapterLibrary(args.out).publish(staging, manifest)
+    target = library.folder(manifest)
+    shutil.rmtree(target, ignore_errors=True)  # the version this run replaces
+    library.publish(staging, manifest)
     print(f"token F1 on {len(validation)} held out: {before:.3f} -> {after:.3f}; {target}")
 
 
