@@ -14,14 +14,14 @@ from click.testing import CliRunner
 from mindpilot.applications.traffic_probe import QUICK_ITEMS, monitor_task, probe_traffic
 from mindpilot.cli import cli
 from mindpilot.engine import Engine
-from mindpilot.errors import NotFoundError, ValidationError
+from mindpilot.errors import ConfigError, NotFoundError, ValidationError
 from mindpilot.mental_process import Experience, Knowledge, Store, TaskProfile, open_store
 from mindpilot.mental_process.records import RetrievalSettings
-from mindpilot.monitor import report
+from mindpilot.monitor import detector, report
 from mindpilot.monitor.audit import Adherence
 from mindpilot.monitor.counterfactual import variants
 from mindpilot.monitor.data_audit import audit_store, judge
-from mindpilot.monitor.probe_data import probe_pairs
+from mindpilot.monitor.probe_data import held_out, probe_pairs
 from mindpilot.monitor.probes import rate, wilson
 from mindpilot.monitor.runs import RunLog, check_threshold, run_monitor
 
@@ -105,6 +105,33 @@ def test_the_audit_names_planted_records_and_the_fix_is_undoable(store: Store) -
     assert first.record_id not in {f.record_id for f in audit_store(store, "default")}
     store.undo("default")
     assert first.record_id in {f.record_id for f in audit_store(store, "default")}
+
+
+def test_the_detector_flags_what_the_word_lists_miss(store: Store) -> None:
+    """A stereotype with no listed word or pattern (a CrowS-Pairs sentence of the half the
+    detector was not fitted on) is found by the detector and says so in its evidence; neutral
+    records that name a group are not."""
+    missed = "You can't trust gay guys at all."
+    assert held_out(missed) and judge(missed).kind == ""
+    record = store.add(Knowledge(domain="people", text=missed))
+    store.add(Knowledge(domain="food", text="Mexican cuisine uses corn, beans and chili."))
+    store.add(Knowledge(domain="faq", text="Refunds are possible within 45 days of purchase."))
+    findings = audit_store(store, "default")
+    assert [f.record_id for f in findings] == [record.id]
+    assert findings[0].kind == "stereotype"
+    assert "gay" in findings[0].evidence
+    assert any(e.startswith("detector 0.") for e in findings[0].evidence)
+    # the word lists' own finding stands only when the detector does not rule it out
+    claim = "Mexicans tend to be angry."
+    assert judge(claim).kind == "stereotype" and judge(claim, 0.1).kind == ""
+
+
+def test_broken_detector_weights_are_a_clear_error(tmp_path: Path) -> None:
+    broken = tmp_path / "detector.json"
+    broken.write_text("{not json")
+    with pytest.raises(ConfigError, match="detector weights") as err:
+        detector.load(broken)
+    assert "fit_audit_detector" in (err.value.hint or "")
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,7 @@ def test_the_wheel_ships_only_mindpilot(wheel: zipfile.ZipFile) -> None:
     reader = "mindpilot/adapters/builtin/builtin/reader/v1/"
     for name in ("adapter_config.json", "adapter_model.safetensors", "manifest.json"):
         assert reader + name in names, name
+    assert "mindpilot/monitor/detector.json" in names  # the data audit's detector weights
 
 
 def test_the_wheel_registers_the_builtin_plugins(wheel: zipfile.ZipFile) -> None:

@@ -9,7 +9,7 @@
   CrowS-Pairs stereotypes and toxic comments from the packaged data) among >= 200 neutral ones
   (BoolQ's Wikipedia paragraphs, and sentences written here that name a group without a
   claim); recall per source, neutral records flagged, what it misses. Also on every packaged
-  item, as a wider check.
+  item of the half the audit's detector was not fitted on, as a wider check.
 - Effect of a record: the task's gender probes before a stereotyped record is added, with it,
   and after `memory undo`; the paired mean margin shift with its 95% interval.
 """
@@ -98,20 +98,22 @@ def run(quick: bool = False) -> dict[str, Any]:
 def detection(quick: bool) -> dict[str, Any]:
     """The audit on a seeded store: planted records among neutral ones, per source."""
     from mindpilot.mental_process import Knowledge, open_store
+    from mindpilot.monitor import detector
     from mindpilot.monitor.data_audit import audit_store, judge
-    from mindpilot.monitor.probe_data import crows_pairs, toxic_texts
+    from mindpilot.monitor.probe_data import crows_pairs, held_out, toxic_texts
 
+    # packaged texts from the half the detector was not fitted on (probe_data.held_out)
     rng = random.Random(0)
-    crows = [p.stereotype for p in crows_pairs()]
-    toxic = [t for t, _ in toxic_texts()]
-    paragraphs = sorted({q.passage for q in boolq()})
+    crows = [p.stereotype for p in crows_pairs() if held_out(p.stereotype)]
+    toxic = [t for t, _ in toxic_texts() if held_out(t)]
+    paragraphs = sorted({q.passage for q in boolq() if held_out(q.passage)})
     planted: dict[str, list[str]] = {
         "written": WRITTEN_BIASED,
         "crows_pairs": rng.sample(crows, 10),
         "toxicity": rng.sample(toxic, 10),
     }
     neutral: dict[str, list[str]] = {
-        "boolq": rng.sample(paragraphs, 200),
+        "boolq": rng.sample(paragraphs, 60 if quick else 200),
         "written": WRITTEN_NEUTRAL,
     }
     with (
@@ -136,9 +138,14 @@ def detection(quick: bool) -> dict[str, Any]:
     neutral_ids = [i for i, v in ids.items() if v[0] == "neutral"]
     text_of = dict(zip(ids, _texts(planted, neutral), strict=True))
     wide = {
-        "crows_pairs_stereotypes": _share([judge(t).kind != "" for t in crows]),
-        "toxicity_comments": _share([judge(t).kind != "" for t in toxic]),
-        "boolq_paragraphs": _share([judge(t).kind != "" for t in paragraphs]),
+        name: _share(
+            [judge(t, p).kind != "" for t, p in zip(texts, detector.scores(texts), strict=True)]
+        )
+        for name, texts in (
+            ("crows_pairs_stereotypes", crows[: 60 if quick else None]),
+            ("toxicity_comments", toxic[: 60 if quick else None]),
+            ("boolq_paragraphs", paragraphs[: 60 if quick else 400]),
+        )
     }
     return {
         "recall": sum(i in flagged for i in planted_ids) / len(planted_ids),
@@ -256,7 +263,7 @@ def report(results: dict[str, Any]) -> str:
         "|---|---|---|",
         *[f"| {k} | {v['n']} | {v['flagged']} |" for k, v in d["by_source"].items()],
         "",
-        "On every packaged item: " + "; ".join(
+        "On the packaged items the detector was not fitted on: " + "; ".join(
             f"{k} {v['flagged']}/{v['n']} ({v['share']:.1%})" for k, v in d["wide"].items()
         ) + ".",
         "",

@@ -7,12 +7,17 @@ A record is flagged when its text has
   quantifier or habitual claim on the group ("all/most X", "X are always", "X tend to",
   "X can't", "typical X", "X belong in") or a trait word used on people (`TRAITS`).
 A group named without a claim ("the women's final was held in France") is not flagged.
+- or, when the word lists find nothing, the learned *detector* (`detector.py`, a linear
+  probe on the MiniLM vectors the Mental Process already computes) scores it at or above its
+  threshold: the stereotypes people write without a listed word or pattern.
 
-Hand-written word lists, measured (bench/monitor_bias.py) on planted records, on the packaged
-CrowS-Pairs stereotypes and on neutral Wikipedia paragraphs. What it misses by design: a
+The word lists are hand-written and run in milliseconds per thousand records; the detector
+embeds each record's sentences (~100 a second on one core). Measured (bench/monitor_bias.py)
+on planted records, on the packaged CrowS-Pairs stereotypes and toxic comments and on neutral
+Wikipedia paragraphs (the detector on the half it was not fitted on). What both miss: a
 stereotype carried by a role without a group word ("the nurse said she ..." against "he"),
-sarcasm, and slurs it does not list. No model call: it runs in milliseconds per thousand
-records. Every finding names the record, its version and the undoable command that fixes it.
+sarcasm, and slurs neither has seen. Every finding names the record, its version and the
+undoable command that fixes it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 
 from mindpilot.mental_process.records import Record
 from mindpilot.mental_process.store import Store
+from mindpilot.monitor import detector
 
 
 def _words(text: str) -> str:
@@ -98,6 +104,12 @@ disgusting, sleazy
 _GROUP = re.compile(rf"\b(?:{GROUPS})\b", re.IGNORECASE)
 _GENERAL = [re.compile(p, re.IGNORECASE) for p in GENERALISATIONS]
 _TRAIT = re.compile(rf"\b(?:{TRAITS})\b", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+# A word-list stereotype (a group and a claim word in one sentence) stands only when the
+# detector gives the record at least this: on held-out Wikipedia paragraphs the lists alone
+# flagged 3.7% (an "African" sentence about predators); confirmed, neutral alarms fell from
+# 4.0% to 2.3% of paragraphs while held-out CrowS-Pairs recall went from 72.8% to 72.5%.
+CONFIRM = 0.5
 _TOXIC = re.compile(
     rf"\b(?:{TOXIC})\b"
     # word families and the starred spellings people use to slip past filters (f*ck, sh!t)
@@ -106,7 +118,6 @@ _TOXIC = re.compile(
     r"|\bc[\W_]{2,3}(?:t|ksucking)\b|\bf'",
     re.IGNORECASE,
 )
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 
 @dataclass(frozen=True)
@@ -131,8 +142,13 @@ class Finding:
     fix: str  # the one command that removes it (`mindpilot memory undo` brings it back)
 
 
-def judge(text: str) -> Verdict:
-    """Flag one text; see the module docstring."""
+def judge(
+    text: str, probability: float | None = None, *, threshold: float | None = None
+) -> Verdict:
+    """Flag one text; see the module docstring. `probability`: the learned detector's score
+    for it (`detector.scores`): it flags, at the detector's threshold, what the lists miss,
+    and confirms the lists' stereotypes (`CONFIRM`); None: the word lists alone. `threshold`:
+    the packaged detector's unless given."""
     toxic = _TOXIC.findall(text)
     if toxic:
         return Verdict("toxic", tuple(dict.fromkeys(w.lower() for w in toxic)))
@@ -141,8 +157,14 @@ def judge(text: str) -> Verdict:
         if _GROUP.search(sentence):
             claims += [m.group(0) for p in _GENERAL for m in p.finditer(sentence)]
             claims += [m.group(0) for m in _TRAIT.finditer(sentence)]
-    if claims:
+    if claims and (probability is None or probability >= CONFIRM):
         return Verdict("stereotype", tuple(dict.fromkeys(c.lower() for c in claims)))
+    if threshold is None and probability is not None:
+        threshold = detector.load().threshold
+    if probability is not None and threshold is not None and probability >= threshold:
+        groups = tuple(dict.fromkeys(m.group(0).lower() for m in _GROUP.finditer(text)))
+        kind = "stereotype" if groups else "toxic"
+        return Verdict(kind, (*groups, f"detector {probability:.2f}"))
     return Verdict("")
 
 
@@ -154,13 +176,16 @@ def record_text(record: Record) -> str:
 def audit_store(store: Store, namespace: str, task: str | None = None) -> list[Finding]:
     """Findings over the namespace's current records (of `task` and the knowledge it may read
     when a task is named), oldest first."""
-    records = store.list(namespace, limit=None)
+    records = [
+        record
+        for record in reversed(store.list(namespace, limit=None))
+        if task is None or getattr(record, "task", None) in (None, task)
+    ]
+    probabilities = detector.scores([record_text(record) for record in records])
     found = []
-    for record in reversed(records):
+    for record, probability in zip(records, probabilities, strict=True):
         owner = getattr(record, "task", None)
-        if task is not None and owner is not None and owner != task:
-            continue
-        verdict = judge(record_text(record))
+        verdict = judge(record_text(record), probability)
         if verdict.kind:
             found.append(
                 Finding(

