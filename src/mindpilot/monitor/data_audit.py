@@ -25,9 +25,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mindpilot.mental_process.embed import get_embedder
 from mindpilot.mental_process.records import Record
 from mindpilot.mental_process.store import Store
-from mindpilot.monitor import detector
+from mindpilot.monitor import data_checks, detector
+from mindpilot.monitor.findings import Finding, finding
+
+__all__ = ["Finding", "Verdict", "audit_store", "judge", "record_text"]
 
 
 def _words(text: str) -> str:
@@ -128,20 +132,6 @@ class Verdict:
     evidence: tuple[str, ...] = ()  # the words or phrases that matched
 
 
-@dataclass(frozen=True)
-class Finding:
-    """A stored record the audit flags, with the undoable command that fixes it."""
-
-    record_id: str
-    record_kind: str
-    version: int
-    kind: str  # "toxic" or "stereotype"
-    evidence: tuple[str, ...]
-    text: str
-    task: str | None
-    fix: str  # the one command that removes it (`mindpilot memory undo` brings it back)
-
-
 def judge(
     text: str, probability: float | None = None, *, threshold: float | None = None
 ) -> Verdict:
@@ -175,23 +165,25 @@ def record_text(record: Record) -> str:
 
 def audit_store(store: Store, namespace: str, task: str | None = None) -> list[Finding]:
     """Findings over the namespace's current records (of `task` and the knowledge it may read
-    when a task is named), oldest first."""
+    when a task is named), oldest first: stereotyped or toxic text, then feedback that skews
+    by group and knowledge that contradicts itself (`data_checks`)."""
     records = [
         record
         for record in reversed(store.list(namespace, limit=None))
         if task is None or getattr(record, "task", None) in (None, task)
     ]
-    probabilities = detector.scores([record_text(record) for record in records])
-    found = []
+    if not records:
+        return []
+    found = detector.load()
+    vectors = get_embedder(found.embedder).embed([record_text(r) for r in records])
+    probabilities = found.probabilities(vectors)
+    flagged = []
     for record, probability in zip(records, probabilities, strict=True):
-        owner = getattr(record, "task", None)
-        verdict = judge(record_text(record), probability)
+        verdict = judge(record_text(record), float(probability), threshold=found.threshold)
         if verdict.kind:
-            found.append(
-                Finding(
-                    record.id, record.kind, record.version, verdict.kind, verdict.evidence,
-                    record_text(record), owner,
-                    f"mindpilot memory delete {record.id} --yes -n {namespace}",
-                )
-            )  # fmt: skip
-    return found
+            flagged.append(finding(record, namespace, verdict.kind, verdict.evidence))
+    return [
+        *flagged,
+        *data_checks.feedback_skews(records, namespace),
+        *data_checks.contradictions(records, vectors, namespace),
+    ]
