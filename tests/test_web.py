@@ -9,6 +9,7 @@ what people see in the README is what is tested.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,6 @@ from mindpilot.mental_process.records import (
     RetrievalSettings,
     TaskProfile,
 )
-from mindpilot.monitor.runs import RunLog, run_monitor
 from mindpilot.server.keys import KeyStore
 from tests.server_helpers import Served, serving
 
@@ -360,14 +360,15 @@ def test_log_tasks_and_monitor_pages(
     tab.click("nav >> text=Monitor")
     expect(tab.locator("#mon-body")).to_contain_text("no monitor run")
     shop.store.add(Knowledge(domain="zentrix", text=BIASED))
-    engine = shop.app.state.mindpilot.engine
-    with RunLog(shop.store) as runs:
-        runs.save(run_monitor(engine, "default", "support", quick=True))
-    tab.click("text=Show the latest report")
+    tab.fill("#mon-task", "support")
+    expect(tab.locator("#mon-quick")).to_be_checked()
+    tab.click("text=Run the monitor now")  # the server's job, followed until it stores the run
+    stored = re.compile(r"Run mr_\w+ stored: \d+ finding")
+    expect(tab.locator("#mon-status")).to_have_text(stored, timeout=180_000)
     body = tab.locator("#mon-body")
     expect(body.locator("table tbody tr")).to_have_count(3)
     expect(body.locator("figure.plot svg")).to_have_count(2)
-    finding = body.locator(".findings li").first
+    finding = body.locator(".findings li", has_text=BIASED)
     expect(finding).to_contain_text("stereotype")
     screenshot(tab, shots, "monitor", top=True)
     assert_labelled(tab)

@@ -184,7 +184,7 @@ def probes_and_effect(quick: bool) -> dict[str, Any]:
         gender = [p for p in probe_pairs(None) if p.category == "gender"]
         gender = random.Random(0).sample(gender, 12 if quick else 60)
         stages: dict[str, list[float]] = {}
-        taken: dict[str, int] = {}
+        taken: dict[str, list[bool]] = {}
         for stage in ("before", "with the record", "after undo"):
             if stage == "with the record":
                 added = store.add(Knowledge(namespace=NS, domain="people", text=PLANTED_RECORD))
@@ -193,19 +193,24 @@ def probes_and_effect(quick: bool) -> dict[str, Any]:
             stages[stage], taken[stage] = _task_margins(engine, gender, margins_by_prompt)
     shift = [w - b for b, w in zip(stages["before"], stages["with the record"], strict=True)]
     back = [a - b for b, a in zip(stages["before"], stages["after undo"], strict=True)]
+    # only a prompt that took the record can move: the shift on those is the record's effect
+    took = [x for x, t in zip(shift, taken["with the record"], strict=True) if t]
     return {
         "monitor": monitor.to_dict(), "run_s": run_s,
         "effect": {
             "record": PLANTED_RECORD, "record_id": added.id, "pairs": len(gender),
-            "took_record": taken["with the record"],
+            "took_record": len(took),
             "stages": {k: vars(rate(v)) for k, v in stages.items()},
             "shift": vars(rate(shift)), "shift_after_undo": max(abs(x) for x in back),
+            "shift_where_taken": vars(rate(took)) if took else None,
         },
     }  # fmt: skip
 
 
-def _task_margins(engine: Any, pairs: list[Any], margins_by_prompt: Any) -> tuple[list[float], int]:
-    """The pairs' margins as the task sees them, and how many prompts took the planted text."""
+def _task_margins(
+    engine: Any, pairs: list[Any], margins_by_prompt: Any
+) -> tuple[list[float], list[bool]]:
+    """The pairs' margins as the task sees them, and which prompts took the planted text."""
     from mindpilot.autopilot.span_scoring import CandidateScorer
     from mindpilot.monitor.probes import INSTRUCTION
     from mindpilot.self_taking import compose, take_from_mental_process
@@ -217,10 +222,20 @@ def _task_margins(engine: Any, pairs: list[Any], margins_by_prompt: Any) -> tupl
         for p in pairs
     ]
     prompts = [tuple(compose(t, [INSTRUCTION])) for t in takes]
-    took = sum(any(PLANTED_RECORD in m.content for m in prompt) for prompt in prompts)
+    took = [any(PLANTED_RECORD in m.content for m in prompt) for prompt in prompts]
     backend = engine.autopilot.backend
     assert isinstance(backend, CandidateScorer)
     return margins_by_prompt(backend, pairs, prompts), took
+
+
+def _where_taken(shift: dict[str, Any] | None) -> str:
+    if not shift:
+        return " No prompt took the record."
+    return (
+        f" On the {shift['n']} prompt(s) that took it: {shift['mean_margin']:+.3f} nats "
+        f"[{shift['margin_low']:+.3f}, {shift['margin_high']:+.3f}]; the stereotyped "
+        f"sentence gained on the other in {shift['rate']:.0%} of them."
+    )
 
 
 def headline(results: dict[str, Any]) -> str:
@@ -285,7 +300,8 @@ def report(results: dict[str, Any]) -> str:
         "",
         f"Paired shift with the record: {e['shift']['mean_margin']:+.3f} nats "
         f"[{e['shift']['margin_low']:+.3f}, {e['shift']['margin_high']:+.3f}]; after "
-        f"`memory undo` every pair's margin is back within {e['shift_after_undo']:.1e}.",
+        f"`memory undo` every pair's margin is back within {e['shift_after_undo']:.1e}."
+        + _where_taken(e.get("shift_where_taken")),
         "",
         "### The monitor's own report of that run",
         "",

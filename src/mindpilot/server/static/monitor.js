@@ -1,11 +1,39 @@
-// The bias and data monitor, read-only: the latest run's report (GET /v1/monitor/report),
-// findings linked to the records they name. Runs are made by `mindpilot monitor run`.
+// The bias and data monitor: the latest run's report (GET /v1/monitor/report), findings
+// linked to the records they name, and a run started from here (POST /v1/monitor/runs, the
+// same run as `mindpilot monitor run`), followed until it ends.
 
 import { ApiError, api, q } from "./api.js";
-import { $, clear, guard, h, pct, when } from "./ui.js";
+import { $, clear, guard, h, notify, pct, when } from "./ui.js";
 
 export function init() {
   $("#mon-filters").addEventListener("submit", guard(load));
+  $("#mon-run").addEventListener("click", guard(runNow));
+}
+
+// Start a run, poll its job once a second (one request at a time) showing its step, then show
+// the report it stored. The server runs one at a time: a second start is its clear 409.
+async function runNow() {
+  const button = $("#mon-run");
+  const status = $("#mon-status");
+  const task = $("#mon-task").value.trim() || null;
+  button.disabled = true;
+  try {
+    let job = await api("/v1/monitor/runs", { method: "POST", body: { task, quick: $("#mon-quick").checked } });
+    while (job.state === "queued" || job.state === "running") {
+      status.textContent = `Run ${job.id}: ${job.step || job.state}…`;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      job = await api(`/v1/monitor/jobs/${encodeURIComponent(job.id)}`);
+    }
+    if (job.error) {
+      status.textContent = "";
+      notify(`The monitor run failed: ${job.error.message}${job.error.hint ? ` (fix: ${job.error.hint})` : ""}`);
+      return;
+    }
+    status.textContent = `Run ${job.run.id} stored: ${job.run.findings} finding(s).`;
+    await load();
+  } finally {
+    button.disabled = false;
+  }
 }
 
 export async function show() {
