@@ -12,9 +12,10 @@ import pytest
 
 from mindpilot.applications.chat import Sessions
 from mindpilot.autopilot import Message
-from mindpilot.errors import NotFoundError
+from mindpilot.errors import NotFoundError, ValidationError
 from mindpilot.mental_process import Store
 from mindpilot.mental_process.journal import AuditEntry, StoredRun
+from mindpilot.mental_process.sqlite import SQLiteStore
 from mindpilot.monitor import AuditLog
 from mindpilot.types import AdapterUse, Citation, ToneUse, UsedRecord
 
@@ -124,3 +125,19 @@ def test_a_deleted_session_takes_its_turns_and_only_its_own(store: Store) -> Non
         assert [t.content for t in sessions.turns("default", kept.id)] == [f"hello {kept.id}"]
         assert [s.id for s in sessions.list("default")] == [kept.id]
         assert sessions.list("default", limit=1, offset=1) == []
+
+
+def test_a_nul_character_is_kept_by_sqlite_and_refused_clearly_by_postgresql(
+    store: Store,
+) -> None:
+    with Sessions(store) as sessions:
+        session = sessions.create("default")
+        turn = Message("user", "before\x00after")
+        if isinstance(store, SQLiteStore):
+            sessions.append("default", session.id, turn)
+            assert sessions.messages("default", session.id) == [turn]
+            return
+        with pytest.raises(ValidationError, match="NUL character") as refused:
+            sessions.append("default", session.id, turn)
+        assert refused.value.http_status == 422
+        assert sessions.messages("default", session.id) == []  # nothing half-written

@@ -8,7 +8,12 @@ for one transaction where it writes two tables; a connection lost on the way is 
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import psycopg
+
+from mindpilot.errors import ValidationError
 from mindpilot.mental_process.journal import (
     AUDIT_COLUMNS,
     AUDIT_NAMES,
@@ -34,9 +39,24 @@ class PostgresJournal(Journal):
     def __init__(self, db: Connections) -> None:
         self._db = db
 
+    @contextmanager
+    def _use(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection; text PostgreSQL cannot hold is a ValidationError (422), not a
+        driver error (SQLite keeps a NUL character, PostgreSQL's text type cannot)."""
+        try:
+            with self._db.use() as conn:
+                yield conn
+        except psycopg.DataError as err:
+            if "NUL" not in str(err):
+                raise
+            raise ValidationError(
+                "the text holds a NUL character (\\x00), which PostgreSQL cannot store",
+                hint="remove the NUL character and send it again; nothing was stored",
+            ) from None
+
     # ---- chat sessions ------------------------------------------------------------------------
     def add_session(self, session: ChatSession) -> None:
-        with self._db.use() as conn:
+        with self._use() as conn:
             conn.execute(
                 "INSERT INTO chat_sessions (id, namespace, task, title, created_at, updated_at)"
                 " VALUES (%s, %s, %s, %s, %s, %s)",
@@ -45,7 +65,7 @@ class PostgresJournal(Journal):
             )  # fmt: skip
 
     def find_session(self, namespace: str, session_id: str) -> ChatSession | None:
-        with self._db.use() as conn:
+        with self._use() as conn:
             row = conn.execute(
                 f"SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE namespace = %s AND id = %s",
                 (namespace, session_id),
@@ -53,7 +73,7 @@ class PostgresJournal(Journal):
         return None if row is None else ChatSession(*row)
 
     def sessions(self, namespace: str, limit: int, offset: int) -> builtins.list[ChatSession]:
-        with self._db.use() as conn:
+        with self._use() as conn:
             rows = conn.execute(
                 f"SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE namespace = %s"
                 " ORDER BY updated_at DESC, seq DESC LIMIT %s OFFSET %s",
@@ -62,7 +82,7 @@ class PostgresJournal(Journal):
         return [ChatSession(*row) for row in rows]
 
     def add_turn(self, namespace: str, session_id: str, turn: Turn, title: str) -> None:
-        with self._db.use() as conn, conn.transaction():  # both rows or neither
+        with self._use() as conn, conn.transaction():  # both rows or neither
             conn.execute(
                 "INSERT INTO chat_turns (namespace, session_id, role, content, audit_id,"
                 " created_at) VALUES (%s, %s, %s, %s, %s, %s)",
@@ -75,7 +95,7 @@ class PostgresJournal(Journal):
             )
 
     def turns(self, namespace: str, session_id: str) -> builtins.list[Turn]:
-        with self._db.use() as conn:
+        with self._use() as conn:
             rows = conn.execute(
                 "SELECT role, content, audit_id, created_at FROM chat_turns"
                 " WHERE namespace = %s AND session_id = %s ORDER BY seq",
@@ -84,7 +104,7 @@ class PostgresJournal(Journal):
         return [Turn(*row) for row in rows]
 
     def delete_session(self, namespace: str, session_id: str) -> None:
-        with self._db.use() as conn:  # the turns go by ON DELETE CASCADE
+        with self._use() as conn:  # the turns go by ON DELETE CASCADE
             conn.execute(
                 "DELETE FROM chat_sessions WHERE namespace = %s AND id = %s",
                 (namespace, session_id),
@@ -92,7 +112,7 @@ class PostgresJournal(Journal):
 
     # ---- the audit log ------------------------------------------------------------------------
     def add_entry(self, entry: AuditEntry) -> None:
-        with self._db.use() as conn:
+        with self._use() as conn:
             conn.execute(
                 f"INSERT INTO audit_log ({AUDIT_COLUMNS})"
                 f" VALUES ({', '.join(['%s'] * len(AUDIT_NAMES))})",
@@ -100,7 +120,7 @@ class PostgresJournal(Journal):
             )
 
     def find_entry(self, namespace: str, entry_id: str) -> AuditEntry | None:
-        with self._db.use() as conn:
+        with self._use() as conn:
             row = conn.execute(
                 f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE namespace = %s AND id = %s",
                 (namespace, entry_id),
@@ -117,7 +137,7 @@ class PostgresJournal(Journal):
             if value is not None:
                 clauses.append(f"{'tone_carried' if column == 'carried' else column} = %s")
                 params.append(value)
-        with self._db.use() as conn:
+        with self._use() as conn:
             rows = conn.execute(
                 f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {' AND '.join(clauses)}"
                 " ORDER BY seq DESC LIMIT %s OFFSET %s",
@@ -130,7 +150,7 @@ class PostgresJournal(Journal):
         if task is not None:
             where, params = where + " AND task = %s", [namespace, task]
         # the order SQLite gives: no task first, then bytewise
-        with self._db.use() as conn:
+        with self._use() as conn:
             rows = conn.execute(
                 "SELECT task, tone,"
                 " to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,"
@@ -142,7 +162,7 @@ class PostgresJournal(Journal):
         return [Adherence(*row) for row in rows]
 
     def link_experience(self, namespace: str, entry_id: str, experience_id: str) -> None:
-        with self._db.use() as conn:
+        with self._use() as conn:
             conn.execute(
                 "UPDATE audit_log SET experience_id = %s WHERE namespace = %s AND id = %s",
                 (experience_id, namespace, entry_id),
@@ -150,7 +170,7 @@ class PostgresJournal(Journal):
 
     # ---- monitor runs -------------------------------------------------------------------------
     def add_run(self, run: StoredRun) -> None:
-        with self._db.use() as conn:  # one statement: all of the run or none of it
+        with self._use() as conn:  # one statement: all of the run or none of it
             conn.execute(
                 "INSERT INTO monitor_runs (id, namespace, task, created_at, result)"
                 " VALUES (%s, %s, %s, %s, %s)",
@@ -161,7 +181,7 @@ class PostgresJournal(Journal):
         where, params = "namespace = %s", [namespace]
         if task is not None:
             where, params = where + " AND task = %s", [namespace, task]
-        with self._db.use() as conn:
+        with self._use() as conn:
             rows = conn.execute(
                 "SELECT id, namespace, task, created_at, result FROM monitor_runs"
                 f" WHERE {where} ORDER BY seq DESC LIMIT %s",
