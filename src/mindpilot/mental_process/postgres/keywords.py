@@ -82,7 +82,11 @@ def keyword_ranking(
     rows = conn.execute(
         f"WITH q AS (SELECT {tsquery} AS q)"
         " SELECT seq, score FROM (SELECT r.seq, ts_rank(r.words, q.q, 33) AS score"
-        f"  FROM record_words r, q WHERE {where} AND r.words @@ q.q ORDER BY r.seq DESC LIMIT %s) m"
+        # `seq + 0`: the newest matches found through the words' index, then sorted; ordered by
+        # `seq` itself, the planner often walked the primary key backwards testing every row
+        # (100k records: 46 ms where this takes 6)
+        f"  FROM record_words r, q WHERE {where} AND r.words @@ q.q ORDER BY r.seq + 0 DESC"
+        " LIMIT %s) m"
         " ORDER BY score DESC, seq DESC LIMIT %s",
         (*words, *params, MAX_SCORED, depth),
     ).fetchall()

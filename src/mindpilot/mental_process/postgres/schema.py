@@ -221,6 +221,9 @@ BEGIN
 END $$;
 CREATE TRIGGER records_words AFTER INSERT OR DELETE OR UPDATE ON records
     FOR EACH ROW EXECUTE FUNCTION mindpilot_record_words();
+-- the word shares of keyword search (keywords.py) come from these statistics: without them
+-- no word would count as common until autovacuum's first ANALYZE
+ANALYZE record_words;
 """
 
 # Ordered (name, sql); append only.
