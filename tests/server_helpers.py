@@ -39,11 +39,17 @@ class Served:
 
 @contextmanager
 def serving(
-    autopilot: Autopilot, folder: Path, embedder: str = "hashing", **options: Any
+    autopilot: Autopilot,
+    folder: Path,
+    embedder: str = "hashing",
+    *,
+    target: str | None = None,
+    **options: Any,
 ) -> Iterator[Served]:
-    """A live server on a fresh store in `folder` (open mode unless `keys=` is given)."""
+    """A live server on a fresh store in `folder`, or on the store `target` names (a URL),
+    in open mode unless `keys=` is given."""
     options.setdefault("open_mode", "keys" not in options)
-    store = open_store(folder / "store.db", embedder=embedder)
+    store = open_store(target or folder / "store.db", embedder=embedder)
     try:
         with Engine.open(autopilot, store=store) as engine:
             app = create_app(engine, **options)

@@ -1,26 +1,22 @@
-"""The audit log: every engine generation recorded with its provenance; feedback -> experience."""
+"""The audit log: every engine generation recorded with its provenance; feedback -> experience.
+Runs on every store backend (the log lives in the store's journal)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mindpilot.autopilot import Message
 from mindpilot.engine import Engine
-from mindpilot.errors import ConfigError, NotFoundError, ValidationError
-from mindpilot.mental_process import Experience, Knowledge, Store, TaskProfile, open_store
+from mindpilot.errors import NotFoundError, ValidationError
+from mindpilot.mental_process import Experience, Knowledge, Store, TaskProfile
 from mindpilot.mental_process.sqlite import SQLiteStore
 from mindpilot.monitor import AuditLog
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "audit.db", embedder="hashing") as store:
-        yield store
+EVERY_BACKEND = True  # store fixtures: one run per registered backend (mp_fixtures.py)
 
 
 @pytest.fixture
@@ -93,22 +89,18 @@ def test_without_an_audit_log_the_engine_still_answers(tiny_autopilot: Any, stor
     assert response.audit_id is None and response.request[0].content == "hi"
 
 
-def test_a_store_without_a_sqlite_file_has_no_audit_log(tmp_path: Path) -> None:
-    class Elsewhere(SQLiteStore):  # stands in for a later non-SQLite backend
-        @property
-        def sqlite_path(self) -> None:  # type: ignore[override]
-            return None
-
-    with Elsewhere(tmp_path / "x.db", embedder="hashing") as store:
-        assert AuditLog.for_store(store) is None
-        with pytest.raises(ConfigError, match="no SQLite file"):
-            AuditLog(store)
-
-
 def test_audit_and_sessions_are_a_named_migration(store: Store) -> None:
-    conn = sqlite3.connect(store.sqlite_path)  # type: ignore[arg-type]
-    names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
-    assert "0002_sessions_and_audit" in names
+    if isinstance(store, SQLiteStore):
+        conn = sqlite3.connect(store.sqlite_path)
+        names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations")]
+        conn.close()
+        assert "0002_sessions_and_audit" in names
+    else:
+        import psycopg
+
+        with psycopg.connect(store.url) as pg:  # type: ignore[attr-defined]
+            names = [r[0] for r in pg.execute("SELECT name FROM schema_migrations")]
+        assert "0004_sessions_audit_and_monitor_runs" in names
 
 
 def test_feedback_becomes_an_experience_a_similar_request_retrieves(

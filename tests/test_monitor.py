@@ -3,7 +3,6 @@ the bad input of issue 13. On the tiny random model (plumbing, not its biases) a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from mindpilot.applications.traffic_probe import QUICK_ITEMS, monitor_task, prob
 from mindpilot.cli import cli
 from mindpilot.engine import Engine
 from mindpilot.errors import ConfigError, NotFoundError, ValidationError
-from mindpilot.mental_process import Experience, Knowledge, Store, TaskProfile, open_store
+from mindpilot.mental_process import Experience, Knowledge, Store, TaskProfile
 from mindpilot.mental_process.records import RetrievalSettings
 from mindpilot.monitor import detector, report
 from mindpilot.monitor.audit import Adherence
@@ -24,20 +23,20 @@ from mindpilot.monitor.data_audit import audit_store, judge
 from mindpilot.monitor.probe_data import held_out, probe_pairs
 from mindpilot.monitor.probes import rate, wilson
 from mindpilot.monitor.runs import RunLog, check_threshold, run_monitor
+from tests.mp_fixtures import StoreFactory
 
 BIASED = "Women are bad at math and belong in the kitchen; all women are too emotional to lead."
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "monitor.db", embedder="hashing") as store:
-        store.add(Knowledge(domain="policy", text="The return window is 30 days."))
-        # every record is taken for every probe: the effect of one record is certain to show
-        settings = RetrievalSettings(min_similarity=-1.0, knowledge_top_k=2)
-        store.put_task(
-            TaskProfile(name="support", personality="a patient agent", retrieval=settings)
-        )
-        yield store
+def store(store_factory: StoreFactory) -> Store:
+    """SQLite; PostgreSQL too for tests marked `every_backend` (the stored runs)."""
+    store = store_factory()
+    store.add(Knowledge(domain="policy", text="The return window is 30 days."))
+    # every record is taken for every probe: the effect of one record is certain to show
+    settings = RetrievalSettings(min_similarity=-1.0, knowledge_top_k=2)
+    store.put_task(TaskProfile(name="support", personality="a patient agent", retrieval=settings))
+    return store
 
 
 @pytest.fixture
@@ -183,6 +182,7 @@ def test_judge(text: str, kind: str) -> None:
     assert judge(text).kind == kind
 
 
+@pytest.mark.every_backend
 def test_runs_are_stored_whole_or_not_at_all(engine: Engine, store: Store) -> None:
     def interrupt(step: str) -> None:
         if step.startswith("auditing"):
@@ -263,6 +263,7 @@ def test_swaps_follow_the_packaged_word_lists() -> None:
     assert variants("The parcel is late.") == []  # nothing to swap: not probed
 
 
+@pytest.mark.every_backend
 def test_the_task_traffic_is_replayed_swapped_and_stored_with_the_run(
     engine: Engine, store: Store, tmp_path: Path
 ) -> None:

@@ -26,7 +26,7 @@ def no_model() -> Autopilot:
 @contextmanager
 def serve(store: Store, namespace: str = "default", **options: Any) -> Iterator[httpx.Client]:
     """A real server over `store` in open mode (every caller in `namespace`), and a client."""
-    engine = Engine(no_model, store, AuditLog.for_store(store), model_name="base-model")
+    engine = Engine(no_model, store, AuditLog(store), model_name="base-model")
     app = create_app(engine, open_mode=True, open_namespace=namespace, **options)
     with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield client

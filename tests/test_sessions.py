@@ -1,9 +1,9 @@
-"""Chat sessions: persisted per namespace; `Chat` keeps the prompt within the context window."""
+"""Chat sessions: persisted per namespace; `Chat` keeps the prompt within the context window.
+Runs on every store backend (sessions live in the store's journal)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,16 +15,7 @@ from mindpilot.errors import ContextWindowError, NotFoundError, ValidationError
 from mindpilot.mental_process import Knowledge, Store, TaskProfile, open_store
 from mindpilot.monitor import AuditLog
 
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "chat.db"
-
-
-@pytest.fixture
-def store(path: Path) -> Iterator[Store]:
-    with open_store(path, embedder="hashing") as store:
-        yield store
+EVERY_BACKEND = True  # store fixtures: one run per registered backend (mp_fixtures.py)
 
 
 @pytest.fixture
@@ -69,13 +60,13 @@ def test_sessions_are_namespace_scoped(sessions: Sessions) -> None:
         sessions.create("no spaces allowed", "support")
 
 
-def test_a_session_persists_across_engines_and_opens(tiny_autopilot: Any, path: Path) -> None:
-    with open_store(path, embedder="hashing") as store, Sessions(store) as sessions:
+def test_a_session_persists_across_engines_and_opens(tiny_autopilot: Any, store_url: str) -> None:
+    with open_store(store_url, embedder="hashing") as store, Sessions(store) as sessions:
         session = sessions.create("default", "support")
         first = _chat(tiny_autopilot, store, sessions).send(
             session.id, "My router blinks red.", max_new_tokens=3
         )
-    with open_store(path, embedder="hashing") as store, Sessions(store) as sessions:
+    with open_store(store_url, embedder="hashing") as store, Sessions(store) as sessions:
         chat = _chat(tiny_autopilot, store, sessions)  # a new engine on a reopened file
         second = chat.send(session.id, "What should I do?", max_new_tokens=3)
         turns = sessions.turns("default", session.id)

@@ -161,3 +161,41 @@ def test_keyword_search_leaves_out_words_most_records_hold(database: str) -> Non
         hits = store.search("default", "common rare", mode="keyword", k=10)
         assert len(hits) == 5 and all("rare" in h.record.text for h in hits)  # type: ignore[attr-defined]
         assert len(store.search("default", "common", mode="keyword", k=10)) == 10  # alone: kept
+
+
+def test_a_store_made_before_record_words_keeps_its_keyword_search(
+    postgres_server: object, postgres_databases: PostgresDatabases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0005 copies the words of the records already there and drops theirs; the
+    trigger then keeps the copy in step with every write."""
+    from functools import partial
+
+    from mindpilot.mental_process.postgres import base, schema
+
+    postgres_databases._admin.execute("CREATE DATABASE before_0005")
+    url = postgres_server.url_for("before_0005")  # type: ignore[attr-defined]
+    try:
+        before = [name for name, _ in MIGRATIONS].index("0005_record_words")
+        monkeypatch.setattr(
+            base, "migrate", partial(schema.migrate, migrations=MIGRATIONS[:before])
+        )
+        with open_store(url, embedder="hashing") as store:
+            kept = store.add(Knowledge(domain="d", text="The zorblax router blinks red"))
+            gone = store.add(Knowledge(domain="d", text="A zorblax modem hums"))
+        monkeypatch.undo()
+        with open_store(url, embedder="hashing") as store:
+            assert [h.record.id for h in store.search("default", "zorblax", mode="keyword")] == [
+                gone.id, kept.id,
+            ]  # fmt: skip
+            store.delete("default", gone.id)
+            store.update("default", kept.id, text="The router blinks green")
+            fresh = store.add(Knowledge(domain="d", text="zorblax again"))
+            assert [h.record.id for h in store.search("default", "zorblax", mode="keyword")] == [
+                fresh.id
+            ]
+            assert store.search("default", "green", mode="keyword")[0].record.id == kept.id
+            store.undo("default")  # the add of `fresh`
+            store.undo("default")  # the update
+            assert store.search("default", "zorblax", mode="keyword")[0].record.id == kept.id
+    finally:
+        postgres_databases.drop("before_0005")

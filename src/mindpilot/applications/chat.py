@@ -1,12 +1,12 @@
 """Customer-service chat, the proposal's third application: multi-turn conversations,
 persisted per namespace as sessions, on the one engine.
 
-`Sessions` keeps conversations in the store's SQLite file (tables `chat_sessions` and
-`chat_turns`, migration "0002_sessions_and_audit"). `Chat` answers the next user turn of a
-session: it loads the history, drops the oldest turns until the composed prompt fits the
-model's context window with room left for the answer, generates through `Engine` (self-taking
-retrieves with the last two user turns, so a follow-up keeps its subject) and appends both
-turns, the answer with its audit id.
+`Sessions` keeps conversations in the store's journal (`Store.journal()`: tables
+`chat_sessions` and `chat_turns` of the SQLite file or the PostgreSQL database). `Chat`
+answers the next user turn of a session: it loads the history, drops the oldest turns until
+the composed prompt fits the model's context window with room left for the answer, generates
+through `Engine` (self-taking retrieves with the last two user turns, so a follow-up keeps its
+subject) and appends both turns, the answer with its audit id.
 
     chat = Chat(Engine(autopilot, store, AuditLog(store)), Sessions(store))
     session = chat.sessions.create("default", "support")
@@ -19,19 +19,19 @@ Every call names its namespace: a session id from another namespace is not found
 from __future__ import annotations
 
 import builtins
-import threading
 import time
 import uuid
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from mindpilot.engine import ComposedRequest, Engine
-from mindpilot.errors import ConfigError, NotFoundError, ValidationError
+from mindpilot.errors import NotFoundError, ValidationError
+from mindpilot.mental_process.journal import ChatSession, Turn
 from mindpilot.mental_process.records import check_namespace
-from mindpilot.mental_process.sqlite import connect
 from mindpilot.mental_process.store import Store
 from mindpilot.types import GenerationConfig, Message, Response, Stream, with_overrides
+
+__all__ = ["Chat", "ChatSession", "Sessions", "Turn"]  # the row types live in the journal
 
 # The answer may take at most this share of the context window: a large max_new_tokens must
 # not crowd the whole conversation out (the backend still stops at the window's end).
@@ -42,88 +42,36 @@ TOKENS_PER_MESSAGE = 4
 TITLE_CHARS = 60
 
 
-@dataclass(frozen=True)
-class ChatSession:
-    """A conversation of one namespace, optionally bound to a task."""
-
-    id: str  # "cs_" + 12 hex digits
-    namespace: str
-    task: str | None  # None: plain chat with the model, no Mental Process
-    created_at: float  # unix seconds
-    title: str = ""  # the first user message, shortened, unless given
-    updated_at: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One stored message of a session."""
-
-    role: str
-    content: str
-    audit_id: str | None  # the audit entry of an assistant turn
-    created_at: float
-
-    @property
-    def message(self) -> Message:
-        return Message(self.role, self.content)  # type: ignore[arg-type]
-
-
 class Sessions:
-    """Chat sessions kept in a SQLite store's file."""
+    """Chat sessions of a store (any backend: its journal)."""
 
     def __init__(self, store: Store) -> None:
-        path = store.sqlite_path
-        if path is None:
-            raise ConfigError(
-                f"{type(store).__name__} keeps no SQLite file for chat sessions",
-                hint="use the embedded SQLite store",
-            )
-        self._lock = threading.Lock()
-        self._conn = connect(path)
+        self._journal = store.journal()
 
     def create(self, namespace: str, task: str | None = None, title: str = "") -> ChatSession:
         check_namespace(namespace)
         now = time.time()
         session = ChatSession(f"cs_{uuid.uuid4().hex[:12]}", namespace, task, now, title, now)
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO chat_sessions (id, namespace, task, title, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (session.id, namespace, task, title, now, now),
-            )
+        self._journal.add_session(session)
         return session
 
     def get(self, namespace: str, session_id: str) -> ChatSession:
         """NotFoundError unless the namespace has this session."""
         check_namespace(namespace)
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT id, namespace, task, created_at, title, updated_at FROM chat_sessions"
-                " WHERE namespace = ? AND id = ?",
-                (namespace, session_id),
-            ).fetchone()
-        if row is None:
+        session = self._journal.find_session(namespace, session_id)
+        if session is None:
             raise NotFoundError(
                 f"no chat session {session_id!r} in namespace {namespace!r}",
                 hint="start one with `mindpilot chat`, list them with `mindpilot session list`",
             )
-        return ChatSession(*row)
+        return session
 
     def list(
         self, namespace: str, *, limit: int = 50, offset: int = 0
     ) -> builtins.list[ChatSession]:
         """The namespace's sessions, most recently active first."""
         check_namespace(namespace)
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT id, namespace, task, created_at, title, updated_at FROM chat_sessions"
-                " WHERE namespace = ? ORDER BY updated_at DESC, rowid DESC LIMIT ? OFFSET ?",
-                (namespace, limit, offset),
-            ).fetchall()
-        return [ChatSession(*row) for row in rows]
+        return self._journal.sessions(namespace, limit, offset)
 
     def append(
         self, namespace: str, session_id: str, message: Message, audit_id: str | None = None
@@ -134,34 +82,13 @@ class Sessions:
         title = session.title
         if not title and message.role == "user":
             title = " ".join(message.content.split())[:TITLE_CHARS]
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute(
-                    "INSERT INTO chat_turns (session_id, role, content, audit_id, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (session_id, turn.role, turn.content, audit_id, turn.created_at),
-                )
-                self._conn.execute(
-                    "UPDATE chat_sessions SET title = ?, updated_at = ? WHERE id = ?",
-                    (title, turn.created_at, session_id),
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        self._journal.add_turn(namespace, session_id, turn, title)
         return turn
 
     def turns(self, namespace: str, session_id: str) -> builtins.list[Turn]:
         """The session's turns, oldest first."""
         self.get(namespace, session_id)
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT role, content, audit_id, created_at FROM chat_turns"
-                " WHERE session_id = ? ORDER BY seq",
-                (session_id,),
-            ).fetchall()
-        return [Turn(*row) for row in rows]
+        return self._journal.turns(namespace, session_id)
 
     def messages(self, namespace: str, session_id: str) -> builtins.list[Message]:
         """The conversation so far, as messages for the engine."""
@@ -170,15 +97,10 @@ class Sessions:
     def delete(self, namespace: str, session_id: str) -> None:
         """Remove a session and its turns (its audit entries stay)."""
         self.get(namespace, session_id)
-        with self._lock:
-            self._conn.execute(
-                "DELETE FROM chat_sessions WHERE namespace = ? AND id = ?",
-                (namespace, session_id),
-            )
+        self._journal.delete_session(namespace, session_id)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._journal.close()
 
     def __enter__(self) -> Sessions:
         return self

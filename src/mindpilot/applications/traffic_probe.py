@@ -108,10 +108,7 @@ def _traffic(engine: Engine, namespace: str, task: str) -> Iterator[tuple[str, s
     for record in store.list(namespace, kind="experience", task=task, limit=None):
         if isinstance(record, Experience):
             yield record.id, record.situation
-    audit = AuditLog.for_store(store)  # read even when this engine writes no log
-    if audit is None:
-        return
-    with audit:
+    with AuditLog(store) as audit:  # read even when this engine writes no log
         entries = audit.list(namespace, task=task, limit=200)
     for entry in entries:
         users = [m.content for m in entry.request if m.role == "user"]

@@ -81,7 +81,7 @@ class EngineBase:
             opened = open_store(store)
         the_store = opened if opened is not None else (store if memory else None)
         assert the_store is None or isinstance(the_store, Store)
-        log = AuditLog.for_store(the_store) if audit and the_store is not None else None
+        log = AuditLog(the_store) if audit and the_store is not None else None
         try:
             name = None
             if lazy and not isinstance(model, Autopilot):

@@ -38,6 +38,7 @@ __all__ = ["SEARCH_MODES", "SearchMode", "Store", "open_store"]  # the modes: re
 
 if TYPE_CHECKING:
     from mindpilot.mental_process.embed import Embedder
+    from mindpilot.mental_process.journal import Journal
     from mindpilot.mental_process.transfer import NamespaceCopy
 
 DEFAULT_MAX_RECORD_CHARS = 100_000
@@ -295,11 +296,18 @@ class Store(ABC):
         """Records + tasks + changes the namespace holds (0: empty, free to `copy_in`)."""
         raise ConfigError(f"the {type(self).__name__} store cannot be migrated to")
 
+    # ---- the journal (journal.py) -------------------------------------------------------------
+    @abstractmethod
+    def journal(self) -> Journal:
+        """A new handle on the chat sessions, the audit log and the monitor runs this store
+        keeps beside its records (the caller closes it). Used through `Sessions`, `AuditLog`
+        and `RunLog`, which validate what they are given."""
+
     # ---- lifetime -------------------------------------------------------------------------
     @property
     def sqlite_path(self) -> Path | None:
-        """The SQLite file this store lives in, if it is one: chat sessions and the audit log
-        are kept in it too. None for other backends (the engine then runs without them)."""
+        """The SQLite file this store lives in, if it is one (a resident server names its
+        store by it); None for other backends."""
         return None
 
     @abstractmethod

@@ -1,25 +1,24 @@
 """A monitor run (bias probes per condition + the data audit) and the runs kept per namespace.
 
 `run_monitor` is the one core the CLI, the HTTP API and Python call. It computes everything in
-memory and stores the run with one INSERT (table `monitor_runs`, migration
-"0005_monitor_runs"): a run interrupted before the end leaves nothing half-stored.
+memory and stores the run with one INSERT in the store's journal (`Store.journal()`, table
+`monitor_runs` on SQLite and PostgreSQL): a run interrupted before the end leaves nothing
+half-stored.
 """
 
 from __future__ import annotations
 
 import builtins
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from mindpilot.errors import ConfigError, NotFoundError, ValidationError
+from mindpilot.mental_process.journal import StoredRun
 from mindpilot.mental_process.records import check_namespace
-from mindpilot.mental_process.sqlite import connect
 from mindpilot.mental_process.store import Store
 from mindpilot.monitor.counterfactual import Outcome, SwapPair
 from mindpilot.monitor.data_audit import Finding, audit_store
@@ -155,34 +154,19 @@ def check_scope(store: Store | None, namespace: str, task: str | None) -> Store:
     return store
 
 
-def kept_in(store: Store) -> Path:
-    """The SQLite file that keeps the store's monitor runs; ConfigError for a store without one
-    (checked before a run starts, so minutes of probing are never lost at the end)."""
-    path = store.sqlite_path
-    if path is None:
-        raise ConfigError(
-            f"{type(store).__name__} keeps no SQLite file for monitor runs",
-            hint="use the embedded SQLite store",
-        )
-    return path
-
-
 class RunLog:
-    """The stored monitor runs of a SQLite store's file; every read is scoped to a namespace."""
+    """The stored monitor runs of a store (any backend: its journal); every read is scoped to
+    a namespace."""
 
     def __init__(self, store: Store) -> None:
-        path = kept_in(store)
-        self._lock = threading.Lock()
-        self._conn = connect(path)
+        self._journal = store.journal()
 
     def save(self, run: MonitorRun) -> MonitorRun:
-        row = (run.id, run.namespace, run.task, run.created_at, json.dumps(run.to_dict()))
-        with self._lock:  # one statement: all of the run or none of it
-            self._conn.execute(
-                "INSERT INTO monitor_runs (id, namespace, task, created_at, result)"
-                " VALUES (?, ?, ?, ?, ?)",
-                row,
-            )
+        """Store the run in one statement: all of it or none of it."""
+        stored = StoredRun(
+            run.id, run.namespace, run.task, run.created_at, json.dumps(run.to_dict())
+        )
+        self._journal.add_run(stored)
         return run
 
     def list(
@@ -190,15 +174,8 @@ class RunLog:
     ) -> builtins.list[MonitorRun]:
         """Runs of the namespace (of `task` only, if named), newest first."""
         check_namespace(namespace)
-        where, params = "namespace = ?", [namespace]
-        if task is not None:
-            where, params = where + " AND task = ?", [namespace, task]
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT result FROM monitor_runs WHERE {where} ORDER BY seq DESC LIMIT ?",
-                (*params, limit),
-            ).fetchall()
-        return [MonitorRun.from_dict(json.loads(r[0])) for r in rows]
+        stored = self._journal.runs(namespace, task, limit)
+        return [MonitorRun.from_dict(json.loads(r.result)) for r in stored]
 
     def latest(self, namespace: str, task: str | None = None) -> MonitorRun:
         runs = self.list(namespace, task=task, limit=1)
@@ -211,8 +188,7 @@ class RunLog:
         return runs[0]
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._journal.close()
 
     def __enter__(self) -> RunLog:
         return self

@@ -33,8 +33,8 @@ class AuditList(ListOf[AuditEntry]):
 def _audit(state: ServerState) -> AuditLog:
     if state.audit is None:
         raise ConfigError(
-            f"this server's store ({type(state.store).__name__}) keeps no audit log",
-            hint="serve an embedded SQLite store to have one",
+            "this server's engine was opened without its audit log",
+            hint="open the engine with audit=True (the default) to have one",
         )
     return state.audit
 

@@ -20,7 +20,7 @@ from fastapi import HTTPException
 
 from mindpilot.applications.traffic_probe import monitor_task
 from mindpilot.errors import ConfigError, MindpilotError
-from mindpilot.monitor.runs import MonitorRun, RunLog, check_scope, kept_in
+from mindpilot.monitor.runs import MonitorRun, RunLog, check_scope
 from mindpilot.server.deps import ServerState
 from mindpilot.server.jobs import Job
 from mindpilot.server.queue import GenerationQueue
@@ -39,11 +39,10 @@ def start_run(
     pairs_per_set: int | None = None,
 ) -> Job[str, MonitorRun]:
     """Start a monitor run of the namespace (as `task`, if named) in the background. An empty
-    namespace (422), an unknown task (404) or a store that cannot keep runs (400) is refused
-    now, not minutes later as a failed job; a run already going is a 409."""
+    namespace (422) or an unknown task (404) is refused now, not minutes later as a failed
+    job; a run already going is a 409."""
     engine, queue = state.engine, state.queue
     store = check_scope(state.store, namespace, task)
-    kept_in(store)
 
     def work(progress: Callable[[str], None]) -> MonitorRun:
         # the job hears every batch too: its step moves, and a stopping server stops the run
@@ -111,7 +110,6 @@ class MonitorScheduler:
     """The thread that looks every `poll_s` seconds and starts the due namespace's run."""
 
     def __init__(self, state: ServerState, schedule: MonitorSchedule) -> None:
-        kept_in(state.store)  # a store that cannot keep runs fails at start-up, not each time
         self.state, self.schedule = state, schedule
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -67,7 +67,7 @@ class RecordMethods(Rows):
             stored = self._insert_many(batch, records, vectors)
         if len(stored) >= ANALYZE_AFTER:  # the planner's row counts, before autovacuum's
             with self._query() as conn:
-                conn.execute("ANALYZE records")
+                conn.execute("ANALYZE records, record_words")
         return stored
 
     def get(self, namespace: str, record_id: str) -> Record:

@@ -104,11 +104,135 @@ CREATE TRIGGER records_live AFTER INSERT OR DELETE OR UPDATE OF namespace, super
     ON records FOR EACH ROW EXECUTE FUNCTION mindpilot_count_live();
 """
 
+# The journal (mental_process/journal.py, postgres/journal.py): chat sessions and their turns,
+# the audit log of every answer, and monitor runs; namespaced like the records (each row names
+# its namespace, and its id is unique within it). The list columns of the audit log hold JSON
+# text, as on SQLite, so one codec reads both; a run is one row, its whole result as JSON.
+JOURNAL = """
+CREATE TABLE chat_sessions (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,  -- creation order (ties of updated_at)
+    namespace TEXT NOT NULL,
+    id TEXT NOT NULL,                   -- "cs_" + 12 hex digits
+    task TEXT,                          -- NULL: a chat without the Mental Process
+    title TEXT NOT NULL DEFAULT '',
+    created_at DOUBLE PRECISION NOT NULL,  -- unix seconds
+    updated_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (namespace, id)
+);
+CREATE INDEX chat_sessions_scope ON chat_sessions (namespace, updated_at);
+
+CREATE TABLE chat_turns (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- conversation order
+    namespace TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    role TEXT NOT NULL,                 -- system | user | assistant
+    content TEXT NOT NULL,
+    audit_id TEXT,                      -- the audit entry of an assistant turn
+    created_at DOUBLE PRECISION NOT NULL,
+    FOREIGN KEY (namespace, session_id) REFERENCES chat_sessions (namespace, id)
+        ON DELETE CASCADE
+);
+CREATE INDEX chat_turns_session ON chat_turns (namespace, session_id, seq);
+
+CREATE TABLE audit_log (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    id TEXT NOT NULL,                   -- "au_" + 12 hex digits
+    task TEXT,
+    session_id TEXT,                    -- the chat session, if any
+    created_at DOUBLE PRECISION NOT NULL,
+    request TEXT NOT NULL,              -- JSON [{role, content}]: the caller's messages
+    prompt TEXT NOT NULL,               -- JSON [{role, content}]: the composed messages
+    used TEXT NOT NULL,                 -- JSON [{id, kind, version, similarity, ...}]
+    response TEXT NOT NULL,
+    tone TEXT,
+    model TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    finish_reason TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    memory_tokens INTEGER NOT NULL,     -- prompt tokens the Mental Process added
+    retrieval_s DOUBLE PRECISION NOT NULL,
+    compose_s DOUBLE PRECISION NOT NULL,
+    prompt_s DOUBLE PRECISION NOT NULL, -- prefill
+    decode_s DOUBLE PRECISION NOT NULL,
+    experience_id TEXT,                 -- the experience feedback on this entry wrote
+    adapter TEXT,                       -- JSON {id, task, version}; NULL: the bare base
+    citations TEXT NOT NULL,            -- JSON [{text, start, end, record_id, ...}]
+    abstained BOOLEAN NOT NULL,
+    answer_mode TEXT NOT NULL,          -- generate | extractive
+    tone_use TEXT,                      -- JSON ToneUse; NULL: no tone asked
+    tone_carried BOOLEAN,               -- NULL: no tone asked, or not measurable
+    UNIQUE (namespace, id)
+);
+CREATE INDEX audit_log_scope ON audit_log (namespace, seq);
+CREATE INDEX audit_log_task ON audit_log (namespace, task, seq);
+
+CREATE TABLE monitor_runs (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    id TEXT NOT NULL,                   -- "mr_" + 12 hex digits
+    task TEXT,
+    created_at DOUBLE PRECISION NOT NULL,
+    result TEXT NOT NULL,               -- JSON MonitorRun.to_dict
+    UNIQUE (namespace, id)
+);
+CREATE INDEX monitor_runs_scope ON monitor_runs (namespace, task, seq);
+"""
+
+# Keyword search reads a narrow copy of each record's words and filter columns: matching a
+# common word in the records table itself visited one ~1.7 KB row (its vector inline) per
+# match, mostly a page each (100k records: 2,500 pages, 15 ms for one word); here ~40 rows
+# share a page. A trigger keeps it in step with `records` inside the writing transaction; the
+# records' own `words` column and its index go (the tsvector is computed once, here).
+RECORD_WORDS = """
+CREATE TABLE record_words (
+    seq BIGINT PRIMARY KEY,             -- records.seq
+    namespace TEXT NOT NULL,            -- the filter columns of records, same names, so one
+    kind TEXT NOT NULL,                 -- WHERE clause (filters.py) serves both tables
+    domain TEXT,
+    task TEXT,
+    tags TEXT[] NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    superseded_by TEXT,
+    words tsvector NOT NULL             -- to_tsvector('mindpilot', records.text)
+);
+INSERT INTO record_words
+    SELECT seq, namespace, kind, domain, task, tags, created_at, superseded_by, words
+    FROM records;
+ALTER TABLE records DROP COLUMN words;
+CREATE INDEX record_words_words ON record_words USING gin (words);
+CREATE FUNCTION mindpilot_record_words() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM record_words WHERE seq = OLD.seq;
+    ELSIF TG_OP = 'INSERT' THEN
+        INSERT INTO record_words VALUES (NEW.seq, NEW.namespace, NEW.kind, NEW.domain, NEW.task,
+            NEW.tags, NEW.created_at, NEW.superseded_by, to_tsvector('mindpilot', NEW.text));
+    ELSE
+        UPDATE record_words SET namespace = NEW.namespace, kind = NEW.kind, domain = NEW.domain,
+            task = NEW.task, tags = NEW.tags, created_at = NEW.created_at,
+            superseded_by = NEW.superseded_by,
+            words = CASE WHEN NEW.text IS DISTINCT FROM OLD.text
+                         THEN to_tsvector('mindpilot', NEW.text) ELSE words END
+        WHERE seq = OLD.seq;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER records_words AFTER INSERT OR DELETE OR UPDATE ON records
+    FOR EACH ROW EXECUTE FUNCTION mindpilot_record_words();
+-- the word shares of keyword search (keywords.py) come from these statistics: without them
+-- no word would count as common until autovacuum's first ANALYZE
+ANALYZE record_words;
+"""
+
 # Ordered (name, sql); append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_text_search", TEXT_SEARCH),
     ("0002_mental_process_records", RECORDS),
     ("0003_live_counts", LIVE_COUNTS),
+    ("0004_sessions_audit_and_monitor_runs", JOURNAL),
+    ("0005_record_words", RECORD_WORDS),
 ]
 
 

@@ -11,14 +11,17 @@ SQLite is the source of truth; each namespace's vector index is derived from the
     BackupMethods   backup.py    online backups, integrity checks (restore: a function there)
     Rows            rows.py      write transactions and the row operations inside them
     VectorCache     vectors.py   the per-namespace vector indexes and generation counter
+    SQLiteJournal   journal.py   chat sessions, the audit log, monitor runs (`journal()`)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from mindpilot.mental_process.journal import Journal
 from mindpilot.mental_process.sqlite.backup import BackupMethods
 from mindpilot.mental_process.sqlite.history import HistoryMethods
+from mindpilot.mental_process.sqlite.journal import SQLiteJournal
 from mindpilot.mental_process.sqlite.records import RecordMethods
 from mindpilot.mental_process.sqlite.search import SearchMethods
 from mindpilot.mental_process.sqlite.transfer import TransferMethods
@@ -31,6 +34,10 @@ class SQLiteStore(RecordMethods, SearchMethods, HistoryMethods, BackupMethods, T
     @property
     def sqlite_path(self) -> Path:
         return self.path
+
+    def journal(self) -> Journal:
+        """Sessions, the audit log and monitor runs, in this file (sqlite/journal.py)."""
+        return SQLiteJournal(self.path)
 
     def close(self) -> None:
         with self._lock:
