@@ -113,7 +113,7 @@ def detection(quick: bool) -> dict[str, Any]:
         "toxicity": rng.sample(toxic, 10),
     }
     neutral: dict[str, list[str]] = {
-        "boolq": rng.sample(paragraphs, 60 if quick else 200),
+        "boolq": rng.sample(paragraphs, 200),
         "written": WRITTEN_NEUTRAL,
     }
     with (
