@@ -244,8 +244,14 @@ def headline(results: dict[str, Any]) -> str:
     return (
         f"base model stereotype preference {base}; audit recall {d['recall']:.0%} with "
         f"{d['neutral_flagged']:.1%} of {d['neutral']} neutral records flagged; one stereotyped "
-        f"record shifts the task's gender margin by {e['shift']['mean_margin']:+.3f} nats, "
-        f"undo restores it (max residual {e['shift_after_undo']:.1e})"
+        f"record shifts the task's gender margin by {e['shift']['mean_margin']:+.3f} nats"
+        + (
+            f" ({taken['mean_margin']:+.3f} [{taken['margin_low']:+.3f}, "
+            f"{taken['margin_high']:+.3f}] on the {taken['n']} prompts that took it)"
+            if (taken := e.get("shift_where_taken"))
+            else ""
+        )
+        + f", undo restores it (max residual {e['shift_after_undo']:.1e})"
     )
 
 
