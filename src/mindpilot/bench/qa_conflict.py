@@ -13,6 +13,11 @@ entity type is a simple guess from the answer's form and the question's (last) w
 - person / place: one to four capitalised words (connectives such as "of" allowed) asked
   with "who" / "where"; name: the same form asked otherwise (organisations, things, regions).
 
+The benchmark's set takes the four typed kinds only (`TYPED`): "name" is no type, and a swap
+within it broke the recipe's "same type" ("ultraviolet" light -> "Principles of Geology",
+"Muslims" -> "Association of American Universities"). Training data may still use it (a
+reader taught to follow even an odd passage loses nothing).
+
 The substitute is drawn (seeded) from the answers of other items of the same type; it must
 share no word with the original and occur neither in the paragraph nor in the question. Every
 mention of the original is replaced (a person's surname alone too, by the substitute's); an
@@ -40,6 +45,7 @@ from mindpilot.bench.qa_conditions import (
 from mindpilot.metrics import normalize
 
 KINDS = ("year", "number", "person", "place", "name")
+TYPED = KINDS[:4]  # the kinds the benchmark's set swaps within (see the module docstring)
 _WH = re.compile(r"\b(who|whom|whose|where|when|what|which|how|why)\b", re.IGNORECASE)
 _YEAR = re.compile(r"(1\d|20)\d\d")
 _NUMBER = re.compile(r"\d{1,3}(,\d{3})+|\d+")
@@ -118,12 +124,14 @@ def candidates(items: Sequence[QAItem]) -> list[tuple[QAItem, str, str]]:
     return kept
 
 
-def conflict_set(items: Sequence[QAItem], n: int, *, seed: int = 0) -> list[ConflictItem]:
-    """n swapped items, taken in turn from each entity type (seeded), as long as any last."""
+def conflict_set(
+    items: Sequence[QAItem], n: int, *, seed: int = 0, kinds: Sequence[str] = TYPED
+) -> list[ConflictItem]:
+    """n swapped items, taken in turn from each of `kinds` (seeded), as long as any last."""
     rng = random.Random(seed)
-    usable = candidates(items)
-    pools: dict[str, list[str]] = {kind: [] for kind in KINDS}
-    by_kind: dict[str, list[tuple[QAItem, str, str]]] = {kind: [] for kind in KINDS}
+    usable = [c for c in candidates(items) if c[2] in kinds]
+    pools: dict[str, list[str]] = {kind: [] for kind in kinds}
+    by_kind: dict[str, list[tuple[QAItem, str, str]]] = {kind: [] for kind in kinds}
     for item, answer, kind in usable:
         if normalize(answer) not in map(normalize, pools[kind]):
             pools[kind].append(answer)
@@ -132,7 +140,7 @@ def conflict_set(items: Sequence[QAItem], n: int, *, seed: int = 0) -> list[Conf
         rng.shuffle(group)
     picked: list[ConflictItem] = []
     while len(picked) < n and any(by_kind.values()):
-        for kind in KINDS:
+        for kind in kinds:
             swapped = None
             while swapped is None and by_kind[kind] and len(picked) < n:
                 swapped = _swapped(*by_kind[kind].pop(), pools[kind], rng)
@@ -241,7 +249,7 @@ def measure_conflicts(
     asked = [(q.text, q.passage_id) for q in questions]
     return {
         "questions": len(questions),
-        "kinds": {kind: sum(x.kind == kind for x in swapped) for kind in KINDS},
+        "kinds": {kind: sum(x.kind == kind for x in swapped) for kind in TYPED},
         "candidates": candidate_counts(source),
         "passages_stored": len(stored),
         "chunks_stored": len(chunks),
