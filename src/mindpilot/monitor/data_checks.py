@@ -113,15 +113,17 @@ def contradictions(records: Sequence[Record], vectors: np.ndarray, namespace: st
     return list(flagged.values())
 
 
-def _close_pairs(matrix: np.ndarray, block: int = 1024) -> list[tuple[int, int]]:
-    """(i, j), i < j, for each record's `NEIGHBOURS` closest with cosine >= `SAME_SUBJECT`."""
+def _close_pairs(matrix: np.ndarray, block: int = 256) -> list[tuple[int, int]]:
+    """(i, j), i < j, for each record's `NEIGHBOURS` closest with cosine >= `SAME_SUBJECT`
+    (rows in blocks: 100k records need 100 MB at a time, not 40 GB)."""
     pairs = set()
+    near = min(NEIGHBOURS, len(matrix) - 1)
     for start in range(0, len(matrix), block):
         sims = matrix[start : start + block] @ matrix.T
         for offset, row in enumerate(sims):
             i = start + offset
             row[i] = -1.0
-            for j in np.argsort(-row)[:NEIGHBOURS]:
+            for j in np.argpartition(-row, near)[:near]:
                 if row[j] >= SAME_SUBJECT:
                     pairs.add((min(i, int(j)), max(i, int(j))))
     return sorted(pairs)
