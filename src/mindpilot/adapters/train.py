@@ -3,9 +3,10 @@
 Only the adapter's low-rank matrices get gradients. Generation: the loss is the cross-entropy
 of the answer's tokens (the prompt is context, not something to learn). Classification: the
 cross-entropy of the right label among the labels only, at the answer position (a "pair" loss
-over the labels' first tokens: it spends no capacity on the rest of the vocabulary, and
-measured better than full-vocabulary loss at every size). Each example is weighted by its
-feedback. Deterministic for a seed on the CPU.
+over the labels' first tokens: it spends no capacity on the rest of the vocabulary; on a dev
+split at 1,024 examples it scored as the full-vocabulary loss did, 0.920 vs 0.915). Each
+example is weighted by its feedback. The learning rate is constant or warms up and decays
+(`config.schedule`, by the task's kind). Deterministic for a seed on the CPU.
 """
 
 from __future__ import annotations
