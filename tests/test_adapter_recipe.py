@@ -1,7 +1,6 @@
-"""The training recipe by the task's kind: classification adapters train one epoch at a
-constant rate, generation adapters three passes with a warm-up and a linear decay (measured:
-docs/adapters.md, "How the recipe was chosen"); explicit settings win, and the manifest
-records what was used."""
+"""The training recipe by the task's kind (docs/adapters.md, "How the recipe was chosen"):
+epochs and learning-rate schedule left unset take the kind's; explicit settings win, and the
+manifest records what was used."""
 
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 
 from mindpilot.adapters import AdapterConfig, AdapterLibrary, adapt
+from mindpilot.adapters.config import EPOCHS, SCHEDULES
 from mindpilot.adapters.train import rate_factor
 from mindpilot.autopilot import Autopilot
 from mindpilot.errors import ConfigError
@@ -20,12 +20,11 @@ from mindpilot.mental_process import Experience, open_store
 def test_the_kind_fills_in_epochs_and_schedule_unless_they_are_set() -> None:
     config = AdapterConfig()
     assert (config.epochs, config.schedule) == (None, None)
-    classification = config.for_kind("classification")
-    assert (classification.epochs, classification.schedule) == (1, "constant")
-    generation = config.for_kind("generation")
-    assert (generation.epochs, generation.schedule) == (3, "linear")
-    mine = AdapterConfig(epochs=2, schedule="linear").for_kind("classification")
-    assert (mine.epochs, mine.schedule) == (2, "linear")
+    for kind in ("classification", "generation"):
+        filled = config.for_kind(kind)
+        assert (filled.epochs, filled.schedule) == (EPOCHS[kind], SCHEDULES[kind])
+    mine = AdapterConfig(epochs=2, schedule="constant").for_kind("classification")
+    assert (mine.epochs, mine.schedule) == (2, "constant")
 
 
 def test_an_unknown_schedule_is_a_clear_error() -> None:
@@ -43,10 +42,10 @@ def test_the_constant_rate_stays_and_the_linear_one_warms_up_then_decays() -> No
 
 
 @pytest.mark.parametrize(
-    ("responses", "kind", "epochs", "schedule"),
+    ("responses", "kind", "schedule"),
     [
-        (("positive", "negative"), "classification", 1, "constant"),
-        (("a long answer number {i}",), "generation", 3, "linear"),
+        (("positive", "negative"), "classification", None),
+        (("a long answer number {i}",), "generation", "constant"),
     ],
 )
 def test_the_manifest_records_the_epochs_and_schedule_used(
@@ -54,10 +53,10 @@ def test_the_manifest_records_the_epochs_and_schedule_used(
     tmp_path: Path,
     responses: tuple[str, ...],
     kind: str,
-    epochs: int,
-    schedule: str,
+    schedule: str | None,
 ) -> None:
-    config = AdapterConfig(min_steps=0, batch_size=8, rank=4, alpha=8, checkpoints=0)
+    config = AdapterConfig(min_steps=0, batch_size=8, rank=4, alpha=8, checkpoints=0,
+                           schedule=schedule)  # fmt: skip
     with open_store(tmp_path / "store.db", embedder="hashing") as store:
         for i in range(8):
             for response in responses:
@@ -69,6 +68,7 @@ def test_the_manifest_records_the_epochs_and_schedule_used(
                         progress=steps.append)  # fmt: skip
     m = adapted.manifest
     assert m.kind == kind
-    assert (m.hyperparameters["epochs"], m.hyperparameters["schedule"]) == (epochs, schedule)
+    used = (m.hyperparameters["epochs"], m.hyperparameters["schedule"])
+    assert used == (EPOCHS[kind], schedule or SCHEDULES[kind])
     batches = -(-m.train_examples // 8)
-    assert steps[-1].steps == batches * epochs  # no step floor here: the epochs decide
+    assert steps[-1].steps == batches * EPOCHS[kind]  # no step floor here: the epochs decide

@@ -25,7 +25,7 @@ from mindpilot.cli.options import namespace_option, store_option
 @click.option(
     "--epochs",
     type=int,
-    help="Passes over the examples (default: 1 for classification, 3 for generation).",
+    help="Passes over the examples (default 3).",
 )
 @click.option(
     "--max-minutes",
@@ -36,8 +36,7 @@ from mindpilot.cli.options import namespace_option, store_option
 @click.option(
     "--schedule",
     type=click.Choice(["constant", "linear"]),
-    help="Learning rate: constant, or linear (10% warm-up, then decay to 0) (default: constant "
-    "for classification, linear for generation).",
+    help="Learning rate: constant, or linear (10% warm-up, then decay to 0) (default linear).",
 )
 @click.option("--min-steps", type=int, help="Train at least this many steps (default 40).")
 @click.option(

@@ -46,8 +46,7 @@ class TrainIn(_In):
     dropout: Number = Field(_DEFAULTS.dropout, description="LoRA dropout on the input.")
     epochs: Whole | None = Field(
         _DEFAULTS.epochs,
-        description="Passes over the training examples (null: 1 for classification, 3 for "
-        "generation).",
+        description="Passes over the training examples (null: the task kind's, 3).",
     )
     min_steps: Whole = Field(
         _DEFAULTS.min_steps, description="At least this many steps, even if the epochs are fewer."
@@ -62,8 +61,8 @@ class TrainIn(_In):
     learning_rate: Number = Field(_DEFAULTS.learning_rate, description="AdamW's peak rate.")
     schedule: str | None = Field(
         _DEFAULTS.schedule,
-        description='"constant", or "linear" (a 10% warm-up, then a decay to 0); null: '
-        "constant for classification, linear for generation.",
+        description='"constant", or "linear" (a 10% warm-up, then a decay to 0); null: the '
+        "task kind's (linear).",
     )
     batch_size: Whole = Field(_DEFAULTS.batch_size, description="Examples per step.")
     micro_batch: Whole = Field(
