@@ -18,7 +18,8 @@ MIN_EXAMPLES = 8  # fewer cannot be split into training and validation examples 
 # best on its test sentences (sentiment 0.897 at 1,024 examples; passage-QA F1 0.428, 0.275
 # with one pass). One epoch at a constant rate scored 0.915 vs 0.895 (the decay) on a dev
 # split at 1,024 examples, but in the benchmark run (checkpoints kept the step-26 weights of
-# 52) 0.877 on the test sentences: not adopted until measured with checkpoints off.
+# 52) 0.877 on the test sentences: not adopted until measured with checkpoints off and with
+# random batches (the length-grouped batches of train.py cost 2-3 points on that dev split).
 EPOCHS = {"classification": 3, "generation": 3}
 SCHEDULES = {"classification": "linear", "generation": "linear"}
 SCHEDULE_NAMES = ("constant", "linear")
