@@ -65,6 +65,7 @@ def adapt(
         raise backend.no_adapters_error()
     check_targets(backend.base, config.target_modules)
     data = training_set(store, namespace, task, config, backend.count_text, labels)
+    config = config.for_kind(data.kind)  # the manifest records the epochs and schedule used
     before, _ = _score(backend, data, adapter=None)
     adapter_id = library.new_id()
     staging = library.staging(namespace, task)

@@ -3,9 +3,10 @@
 Only the adapter's low-rank matrices get gradients. Generation: the loss is the cross-entropy
 of the answer's tokens (the prompt is context, not something to learn). Classification: the
 cross-entropy of the right label among the labels only, at the answer position (a "pair" loss
-over the labels' first tokens: it spends no capacity on the rest of the vocabulary, and
-measured better than full-vocabulary loss at every size). Each example is weighted by its
-feedback. Deterministic for a seed on the CPU.
+over the labels' first tokens: it spends no capacity on the rest of the vocabulary; on a dev
+split at 1,024 examples it scored as the full-vocabulary loss did, 0.920 vs 0.915). Each
+example is weighted by its feedback. The learning rate is constant or warms up and decays
+(`config.schedule`, by the task's kind). Deterministic for a seed on the CPU.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from mindpilot.autopilot.prompt_tokens import encode_text
 from mindpilot.autopilot.transformers_backend import peft_quietly
 from mindpilot.errors import ConfigError, ValidationError
 
-WARMUP_SHARE = 0.1  # of all steps, with the learning rate rising linearly from 0
+WARMUP_SHARE = 0.1  # "linear" schedule: of all steps, with the learning rate rising from 0
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ def train(
     from peft import LoraConfig, get_peft_model
 
     started = time.perf_counter()
+    config = config.for_kind("classification" if labels else "generation")
+    assert config.epochs is not None and config.schedule is not None  # for_kind filled them
     choices = label_choices(backend.tokenizer, label_continuations(labels)) if labels else None
     rows, skipped = tokenize(
         backend, examples, config, end_answer=end_answer, labels=labels, pair=choices is not None
@@ -173,7 +176,7 @@ def train(
     batches_per_epoch = -(-len(rows) // config.batch_size)
     # a few examples for a few epochs are too few steps to learn from: train at least min_steps
     steps = max(config.min_steps, batches_per_epoch * config.epochs)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_then_decay(steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, rate_factor(config.schedule, steps))
     pad = backend.tokenizer.pad_token_id or 0
     rng = random.Random(config.seed)
     checker = _Checker(backend, validation, config, labels, choices, steps)
@@ -375,6 +378,16 @@ def _left_padded(
         ids[i, width - len(row) :] = torch.tensor(row)
         mask[i, width - len(row) :] = 1
     return ids, mask, (mask.cumsum(1) - 1).clamp(min=0)
+
+
+def rate_factor(schedule: str | None, steps: int) -> Callable[[int], float]:
+    """The learning rate's factor at each step of `steps`: "constant" (1 throughout, as the
+    issue's plain probe), or "linear" (a warm-up, then a linear decay to 0)."""
+    return _constant if schedule == "constant" else _warmup_then_decay(steps)
+
+
+def _constant(step: int) -> float:
+    return 1.0
 
 
 def _warmup_then_decay(steps: int) -> Callable[[int], float]:

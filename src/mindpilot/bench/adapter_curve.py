@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mindpilot.adapters import AdapterConfig, AdapterLibrary, Manifest
+from mindpilot.adapters.config import EPOCHS, SCHEDULES
 from mindpilot.bench import adapter_costs, adapter_qa
 from mindpilot.bench.common import EMBEDDER, MODEL, machine, set_threads, simple_main
 from mindpilot.errors import MindpilotError
@@ -245,7 +246,7 @@ def report(results: dict[str, Any]) -> str:
         f"Baseline: {results['baseline']}.",
         "",
         f"Adapter recipe: LoRA rank {cfg['rank']} (alpha {cfg['alpha']}) on "
-        f"{', '.join(cfg['target_modules'])}; {cfg['epochs']} epoch(s), lr {cfg['learning_rate']}, "
+        f"{', '.join(cfg['target_modules'])}; {_by_kind(cfg)}, lr {cfg['learning_rate']}, "
         f"batch {cfg['batch_size']}, at least {cfg['min_steps']} steps, "
         f"{cfg['validation_share']:.0%} held out for validation, checked "
         f"{cfg.get('checkpoints', 0)} times in training (the best weights kept), then a label "
@@ -288,6 +289,16 @@ def report(results: dict[str, Any]) -> str:
         *adapter_costs.report_lines(results["costs"]),
     ]
     return "\n".join(lines)
+
+
+def _by_kind(cfg: dict[str, Any]) -> str:
+    """Epochs and learning-rate schedule, as set or as each kind of task gets them."""
+    parts = []
+    for kind in ("classification", "generation"):
+        epochs = cfg.get("epochs") or EPOCHS[kind]
+        schedule = cfg.get("schedule") or SCHEDULES[kind]
+        parts.append(f"{kind} {epochs} epoch(s) at a {schedule} rate")
+    return ", ".join(parts)
 
 
 def _offset(adapter: dict[str, Any]) -> str:

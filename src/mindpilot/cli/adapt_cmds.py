@@ -22,13 +22,22 @@ from mindpilot.cli.options import namespace_option, store_option
 @namespace_option()
 @store_option
 @click.option("--rank", type=int, help="LoRA rank (default 16).")
-@click.option("--epochs", type=int, help="Passes over the examples (default 1).")
+@click.option(
+    "--epochs",
+    type=int,
+    help="Passes over the examples (default 3).",
+)
 @click.option(
     "--max-minutes",
     type=float,
     help="Stop training after this long; the adapter is still validated (default 30).",
 )
 @click.option("--lr", "learning_rate", type=float, help="Learning rate (default 5e-4).")
+@click.option(
+    "--schedule",
+    type=click.Choice(["constant", "linear"]),
+    help="Learning rate: constant, or linear (10% warm-up, then decay to 0) (default linear).",
+)
 @click.option("--min-steps", type=int, help="Train at least this many steps (default 40).")
 @click.option(
     "--checkpoints",

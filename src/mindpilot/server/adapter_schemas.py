@@ -44,7 +44,10 @@ class TrainIn(_In):
     rank: Whole = Field(_DEFAULTS.rank, description="LoRA rank r: the size of the update.")
     alpha: Whole = Field(_DEFAULTS.alpha, description="LoRA scaling (update * alpha / rank).")
     dropout: Number = Field(_DEFAULTS.dropout, description="LoRA dropout on the input.")
-    epochs: Whole = Field(_DEFAULTS.epochs, description="Passes over the training examples.")
+    epochs: Whole | None = Field(
+        _DEFAULTS.epochs,
+        description="Passes over the training examples (null: the task kind's, 3).",
+    )
     min_steps: Whole = Field(
         _DEFAULTS.min_steps, description="At least this many steps, even if the epochs are fewer."
     )
@@ -56,6 +59,11 @@ class TrainIn(_In):
         _DEFAULTS.max_minutes, description="Stop training after this long (still validated)."
     )
     learning_rate: Number = Field(_DEFAULTS.learning_rate, description="AdamW's peak rate.")
+    schedule: str | None = Field(
+        _DEFAULTS.schedule,
+        description='"constant", or "linear" (a 10% warm-up, then a decay to 0); null: the '
+        "task kind's (linear).",
+    )
     batch_size: Whole = Field(_DEFAULTS.batch_size, description="Examples per step.")
     micro_batch: Whole = Field(
         _DEFAULTS.micro_batch, description="Examples per forward pass (peak memory)."
