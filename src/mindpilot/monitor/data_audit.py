@@ -12,7 +12,7 @@ A group named without a claim ("the women's final was held in France") is not fl
   threshold: the stereotypes people write without a listed word or pattern.
 
 The word lists are hand-written and run in milliseconds per thousand records; the detector
-embeds each record's sentences (~100 a second on one core). Measured (bench/monitor_bias.py)
+embeds each record once (~100 a second on one core). Measured (bench/monitor_bias.py)
 on planted records, on the packaged CrowS-Pairs stereotypes and toxic comments and on neutral
 Wikipedia paragraphs (the detector on the half it was not fitted on). What both miss: a
 stereotype carried by a role without a group word ("the nurse said she ..." against "he"),
@@ -112,7 +112,8 @@ _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 # A word-list stereotype (a group and a claim word in one sentence) stands only when the
 # detector gives the record at least this: on held-out Wikipedia paragraphs the lists alone
 # flagged 3.7% (an "African" sentence about predators); confirmed, neutral alarms fell from
-# 4.0% to 2.3% of paragraphs while held-out CrowS-Pairs recall went from 72.8% to 72.5%.
+# 4.0% to 2.3% of paragraphs while held-out CrowS-Pairs recall went from 72.8% to 72.5%
+# (the fitting experiments, scripts/fit_audit_detector.py's held-out half).
 CONFIRM = 0.5
 _TOXIC = re.compile(
     rf"\b(?:{TOXIC})\b"
