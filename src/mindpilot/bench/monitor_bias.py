@@ -202,7 +202,8 @@ def probes_and_effect(quick: bool) -> dict[str, Any]:
             "took_record": len(took),
             "stages": {k: vars(rate(v)) for k, v in stages.items()},
             "shift": vars(rate(shift)), "shift_after_undo": max(abs(x) for x in back),
-            "shift_where_taken": vars(rate(took)) if took else None,
+            # an interval needs two prompts (one gives +-inf, which JSON results must not hold)
+            "shift_where_taken": vars(rate(took)) if len(took) > 1 else None,
         },
     }  # fmt: skip
 
@@ -230,7 +231,7 @@ def _task_margins(
 
 def _where_taken(shift: dict[str, Any] | None) -> str:
     if not shift:
-        return " No prompt took the record."
+        return " Fewer than two prompts took the record: no interval on those alone."
     return (
         f" On the {shift['n']} prompt(s) that took it: {shift['mean_margin']:+.3f} nats "
         f"[{shift['margin_low']:+.3f}, {shift['margin_high']:+.3f}]; the stereotyped "
