@@ -212,6 +212,24 @@ class Journal(ABC):
 
 # ---- the audit log's row, shared by the backends ----------------------------------------------
 # Columns in the order `audit_entry` reads them; the list columns hold JSON text.
+SESSION_COLUMNS = "id, namespace, task, created_at, title, updated_at"
+
+
+def scope(mark: str, namespace: str, **equal: object) -> tuple[str, builtins.list[object]]:
+    """A WHERE clause and its parameters: `namespace = <mark>`, and `column = <mark>` for each
+    given value that is not None (`mark`: the backend's placeholder, "?" or "%s")."""
+    columns = {"namespace": namespace, **{k: v for k, v in equal.items() if v is not None}}
+    return " AND ".join(f"{column} = {mark}" for column in columns), list(columns.values())
+
+
+def audit_scope(mark: str, namespace: str, where: AuditFilter) -> tuple[str, builtins.list[object]]:
+    """`scope` for a listing of the audit log narrowed by `where`."""
+    return scope(
+        mark, namespace, task=where.task, session_id=where.session_id, tone=where.tone,
+        tone_carried=where.carried,
+    )  # fmt: skip
+
+
 AUDIT_COLUMNS = (
     "id, namespace, task, session_id, created_at, request, prompt, used, response, tone, model,"
     " backend, finish_reason, prompt_tokens, completion_tokens, memory_tokens, retrieval_s,"

@@ -17,6 +17,7 @@ from mindpilot.errors import ValidationError
 from mindpilot.mental_process.journal import (
     AUDIT_COLUMNS,
     AUDIT_NAMES,
+    SESSION_COLUMNS,
     Adherence,
     AuditEntry,
     AuditFilter,
@@ -25,11 +26,11 @@ from mindpilot.mental_process.journal import (
     StoredRun,
     Turn,
     audit_entry,
+    audit_scope,
     audit_values,
+    scope,
 )
 from mindpilot.mental_process.postgres.connection import Connections
-
-SESSION_COLUMNS = "id, namespace, task, created_at, title, updated_at"
 
 
 class PostgresJournal(Journal):
@@ -130,32 +131,25 @@ class PostgresJournal(Journal):
     def entries(
         self, namespace: str, where: AuditFilter, limit: int, offset: int
     ) -> builtins.list[AuditEntry]:
-        clauses: builtins.list[str] = ["namespace = %s"]
-        params: builtins.list[object] = [namespace]
-        for column in ("task", "session_id", "tone", "carried"):
-            value = getattr(where, column)
-            if value is not None:
-                clauses.append(f"{'tone_carried' if column == 'carried' else column} = %s")
-                params.append(value)
+        clause, params = audit_scope("%s", namespace, where)
         with self._use() as conn:
             rows = conn.execute(
-                f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {' AND '.join(clauses)}"
+                f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {clause}"
                 " ORDER BY seq DESC LIMIT %s OFFSET %s",
                 (*params, limit, offset),
             ).fetchall()
         return [audit_entry(row) for row in rows]
 
     def adherence(self, namespace: str, task: str | None) -> builtins.list[Adherence]:
-        where, params = "namespace = %s AND tone_carried IS NOT NULL", [namespace]
-        if task is not None:
-            where, params = where + " AND task = %s", [namespace, task]
+        where, params = scope("%s", namespace, task=task)
         # the order SQLite gives: no task first, then bytewise
         with self._use() as conn:
             rows = conn.execute(
                 "SELECT task, tone,"
                 " to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,"
                 " count(*), count(*) FILTER (WHERE tone_carried)"
-                f" FROM audit_log WHERE {where} GROUP BY task, tone, day"
+                f" FROM audit_log WHERE {where} AND tone_carried IS NOT NULL"
+                " GROUP BY task, tone, day"
                 ' ORDER BY task COLLATE "C" NULLS FIRST, tone COLLATE "C", day',
                 params,
             ).fetchall()
@@ -178,9 +172,7 @@ class PostgresJournal(Journal):
             )
 
     def runs(self, namespace: str, task: str | None, limit: int) -> builtins.list[StoredRun]:
-        where, params = "namespace = %s", [namespace]
-        if task is not None:
-            where, params = where + " AND task = %s", [namespace, task]
+        where, params = scope("%s", namespace, task=task)
         with self._use() as conn:
             rows = conn.execute(
                 "SELECT id, namespace, task, created_at, result FROM monitor_runs"

@@ -11,6 +11,7 @@ from pathlib import Path
 from mindpilot.mental_process.journal import (
     AUDIT_COLUMNS,
     AUDIT_NAMES,
+    SESSION_COLUMNS,
     Adherence,
     AuditEntry,
     AuditFilter,
@@ -19,11 +20,11 @@ from mindpilot.mental_process.journal import (
     StoredRun,
     Turn,
     audit_entry,
+    audit_scope,
     audit_values,
+    scope,
 )
 from mindpilot.mental_process.sqlite.schema import connect
-
-SESSION_COLUMNS = "id, namespace, task, created_at, title, updated_at"
 
 
 class SQLiteJournal(Journal):
@@ -116,30 +117,21 @@ class SQLiteJournal(Journal):
     def entries(
         self, namespace: str, where: AuditFilter, limit: int, offset: int
     ) -> builtins.list[AuditEntry]:
-        clauses, params = ["namespace = ?"], [namespace]
-        for column in ("task", "session_id", "tone"):
-            value = getattr(where, column)
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if where.carried is not None:
-            clauses.append(f"tone_carried = {int(where.carried)}")
+        clause, params = audit_scope("?", namespace, where)
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {' AND '.join(clauses)}"
+                f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {clause}"
                 " ORDER BY seq DESC LIMIT ? OFFSET ?",
                 (*params, limit, offset),
             ).fetchall()
         return [audit_entry(row) for row in rows]
 
     def adherence(self, namespace: str, task: str | None) -> builtins.list[Adherence]:
-        where, params = "namespace = ? AND tone_carried IS NOT NULL", [namespace]
-        if task is not None:
-            where, params = where + " AND task = ?", [namespace, task]
+        where, params = scope("?", namespace, task=task)
         with self._lock:
             rows = self._conn.execute(
                 "SELECT task, tone, date(created_at, 'unixepoch') AS day, count(*),"
-                f" sum(tone_carried) FROM audit_log WHERE {where}"
+                f" sum(tone_carried) FROM audit_log WHERE {where} AND tone_carried IS NOT NULL"
                 " GROUP BY task, tone, day ORDER BY task, tone, day",
                 params,
             ).fetchall()
@@ -162,9 +154,7 @@ class SQLiteJournal(Journal):
             )
 
     def runs(self, namespace: str, task: str | None, limit: int) -> builtins.list[StoredRun]:
-        where, params = "namespace = ?", [namespace]
-        if task is not None:
-            where, params = where + " AND task = ?", [namespace, task]
+        where, params = scope("?", namespace, task=task)
         with self._lock:
             rows = self._conn.execute(
                 "SELECT id, namespace, task, created_at, result FROM monitor_runs"
