@@ -98,3 +98,15 @@ export const q = (params) => {
   const text = search.toString();
   return text ? `?${text}` : "";
 };
+
+// Follow a background job (adapter training, monitor run): poll `${path}/${id}` once a second,
+// one request at a time, until it is done or failed; `show` hears every state. Resolves to the
+// last one.
+export async function followJob(job, path, show) {
+  for (;;) {
+    show(job);
+    if (job.state === "done" || job.state === "failed") return job;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    job = await api(`${path}/${encodeURIComponent(job.id)}`);
+  }
+}

@@ -2,7 +2,7 @@
 // linked to the records they name, and a run started from here (POST /v1/monitor/runs, the
 // same run as `mindpilot monitor run`), followed until it ends.
 
-import { ApiError, api, q } from "./api.js";
+import { ApiError, api, followJob, q } from "./api.js";
 import { $, clear, guard, h, notify, pct, when } from "./ui.js";
 
 export function init() {
@@ -10,20 +10,17 @@ export function init() {
   $("#mon-run").addEventListener("click", guard(runNow));
 }
 
-// Start a run, poll its job once a second (one request at a time) showing its step, then show
-// the report it stored. The server runs one at a time: a second start is its clear 409.
+// Start a run, follow its job showing its step, then show the report it stored. The server runs one at a time: a second start is its clear 409.
 async function runNow() {
   const button = $("#mon-run");
   const status = $("#mon-status");
   const task = $("#mon-task").value.trim() || null;
   button.disabled = true;
   try {
-    let job = await api("/v1/monitor/runs", { method: "POST", body: { task, quick: $("#mon-quick").checked } });
-    while (job.state === "queued" || job.state === "running") {
-      status.textContent = `Run ${job.id}: ${job.step || job.state}…`;
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      job = await api(`/v1/monitor/jobs/${encodeURIComponent(job.id)}`);
-    }
+    const started = await api("/v1/monitor/runs", { method: "POST", body: { task, quick: $("#mon-quick").checked } });
+    const job = await followJob(started, "/v1/monitor/jobs", (j) => {
+      status.textContent = `Run ${j.id}: ${j.step || j.state}…`;
+    });
     if (job.error) {
       status.textContent = "";
       notify(`The monitor run failed: ${job.error.message}${job.error.hint ? ` (fix: ${job.error.hint})` : ""}`);

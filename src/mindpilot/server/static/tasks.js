@@ -1,7 +1,7 @@
 // Task profiles: persona, expertise, settings (PUT /v1/tasks/{name}); the task's emotional state
 // (an emotion record); its adapters, activation and training with progress.
 
-import { api, q } from "./api.js";
+import { api, followJob, q } from "./api.js";
 import * as chat from "./chat.js";
 import { $, clear, field, fixed, guard, h, notify, options, when } from "./ui.js";
 
@@ -222,20 +222,15 @@ function showJob(job, progress, status) {
   status.textContent = `${job.state}: step ${job.step} of ${job.steps}${loss}${eta}`;
 }
 
-// Start a job, then poll it once a second until it ends (one request at a time).
+// Start a training job and follow it until it ends.
 async function train(task, settings, progress, status) {
   const body = {};
   for (const input of settings.querySelectorAll("input")) {
     if (input.type === "checkbox") body[input.name] = input.checked;
     else if (input.value !== "") body[input.name] = Number(input.value);
   }
-  let job = await api(`/v1/tasks/${encodeURIComponent(task)}/adapters`, { method: "POST", body });
-  for (;;) {
-    showJob(job, progress, status);
-    if (job.state === "done" || job.state === "failed") break;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    job = await api(`/v1/adapters/jobs/${encodeURIComponent(job.id)}`);
-  }
+  const started = await api(`/v1/tasks/${encodeURIComponent(task)}/adapters`, { method: "POST", body });
+  const job = await followJob(started, "/v1/adapters/jobs", (j) => showJob(j, progress, status));
   if (job.error) {
     notify(`Training failed: ${job.error.message}${job.error.hint ? ` (fix: ${job.error.hint})` : ""}`);
     return;
