@@ -1,5 +1,6 @@
-"""`mindpilot memory migrate`: SQLite -> PostgreSQL -> SQLite keeps records, task profiles and
-history exactly (exports and histories compared), resumes, and refuses to merge."""
+"""`mindpilot memory migrate`: SQLite -> PostgreSQL -> SQLite keeps records, task profiles,
+history and the journal (sessions, audit log, monitor runs) exactly (exports, histories and
+journal rows compared), resumes, and refuses to merge."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ from mindpilot.mental_process import (
     TaskProfile,
     open_store,
 )
+from mindpilot.mental_process.journal import (
+    AuditEntry,
+    AuditFilter,
+    ChatSession,
+    StoredRun,
+    Turn,
+)
+from mindpilot.types import Message, UsedRecord
 from tests.mp_fixtures import PostgresDatabases
 
 
@@ -35,6 +44,41 @@ def fill(store: Store, ns: str) -> None:
     store.put_task(TaskProfile(namespace=ns, name="support", expertise=("ml",)))
     store.add(Knowledge(namespace=ns, domain="ml", text="undone"))
     store.undo(ns)
+
+
+def fill_journal(store: Store, ns: str) -> None:
+    """Two chat sessions with turns, two audit entries and a monitor run."""
+    with store.journal() as journal:
+        for n in range(2):
+            sid = f"cs_{ns[:3]}00000000{n}"
+            journal.add_session(ChatSession(sid, ns, "support" if n else None, 100.0 + n))
+            for t, role in enumerate(("user", "assistant")):
+                turn = Turn(role, f"{ns} turn {n}.{t}", None, 101.0 + n + t / 10)
+                journal.add_turn(ns, sid, turn, f"{ns} chat {n}")
+        for n in range(2):
+            journal.add_entry(entry(ns, n))
+        journal.add_run(StoredRun(f"mr_{ns[:3]}000000000", ns, None, 300.0, '{"ok": true}'))
+
+
+def entry(ns: str, n: int) -> AuditEntry:
+    used = (UsedRecord("r1", "knowledge", 1, 0.5, 0.4),)
+    ask, seen = (Message("user", "q"),), (Message("user", "ctx q"),)
+    return AuditEntry(
+        f"au_{ns[:3]}00000000{n}", ns, "support", None, 200.0 + n, ask, seen, used,
+        f"answer {n}", None, "m", "b", "stop", 3, 2, 1, 0.1, 0.0, 0.2, 0.3,
+        experience_id=f"exp-{n}",
+    )  # fmt: skip
+
+
+def journal_rows(store: Store, ns: str) -> list[object]:
+    with store.journal() as journal:
+        sessions = journal.sessions(ns, 100, 0)
+        return [
+            sessions,
+            [journal.turns(ns, s.id) for s in sessions],
+            journal.entries(ns, AuditFilter(), 100, 0),
+            journal.runs(ns, None, 100),
+        ]
 
 
 def snapshot(store: Store, ns: str) -> tuple[str, list[object]]:
@@ -59,22 +103,29 @@ def test_sqlite_to_postgres_and_back_round_trips(
     with open_store(source) as store:
         for ns in ("alice", "bob"):
             fill(store, ns)
+        fill_journal(store, "alice")
+        fill_journal(store, "carol")  # a journal and no records (plain chat)
         before = {ns: snapshot(store, ns) for ns in ("alice", "bob")}
+        journals = {ns: journal_rows(store, ns) for ns in ("alice", "bob", "carol")}
     name, url = postgres_databases.new()
     try:
         moved = migrate("--from", f"sqlite:///{source}", "--to", url)
-        assert [(m["namespace"], m["skipped"]) for m in moved] == [
-            ("alice", False), ("bob", False)
+        assert [(m["namespace"], m["skipped"], m["turns"], m["entries"]) for m in moved] == [
+            ("alice", False, 4, 2), ("bob", False, 0, 0), ("carol", False, 4, 2)
         ]  # fmt: skip
         with open_store(url) as pg:
             assert {ns: snapshot(pg, ns) for ns in ("alice", "bob")} == before
+            assert {ns: journal_rows(pg, ns) for ns in journals} == journals
             assert pg.search("alice", "new fact", k=1)[0].record.text == "new fact"  # type: ignore[attr-defined]
         # run again (as after an interruption): what is there already is skipped
-        assert all(m["skipped"] for m in migrate("--from", str(source), "--to", url))
+        again = migrate("--from", str(source), "--to", url)
+        assert all(m["skipped"] == (m["namespace"] != "carol") for m in again)
+        assert sum(m["sessions"] + m["turns"] + m["entries"] + m["runs"] for m in again) == 0
         back = tmp_path / "back.db"
         migrate("--from", url, "--to", str(back))
         with open_store(back) as store, open_store(url) as pg:
             assert {ns: snapshot(store, ns) for ns in ("alice", "bob")} == before
+            assert {ns: journal_rows(store, ns) for ns in journals} == journals
             # the history came along: undo reverts the same batch on both sides
             for copy in (store, pg):
                 copy.undo("alice")
@@ -132,3 +183,19 @@ def test_cli_commands_take_a_postgresql_url(
         assert "Refunds take five days" in listed.output
     finally:
         postgres_databases.drop(name)
+
+
+def test_migrate_resumes_a_journal_cut_short(tmp_path: Path, hashing_env: None) -> None:
+    """A session copied with part of its turns, an entry missing: the rerun adds just those."""
+    source, target = tmp_path / "a.db", tmp_path / "b.db"
+    with open_store(source) as store:
+        fill_journal(store, "alice")
+        whole = journal_rows(store, "alice")
+    with open_store(target) as store, store.journal() as journal:
+        first = whole[0][-1]  # oldest session  # type: ignore[index]
+        journal.add_session(first)
+        journal.add_turn("alice", first.id, whole[1][-1][0], first.title)  # type: ignore[index]
+    (moved,) = migrate("--from", str(source), "--to", str(target))
+    assert (moved["sessions"], moved["turns"], moved["entries"], moved["runs"]) == (1, 3, 2, 1)
+    with open_store(target) as store:
+        assert journal_rows(store, "alice") == whole

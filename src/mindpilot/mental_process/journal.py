@@ -199,6 +199,12 @@ class Journal(ABC):
     def runs(self, namespace: str, task: str | None, limit: int) -> builtins.list[StoredRun]:
         """Newest first; of `task` only if named."""
 
+    # ---- all of it ---------------------------------------------------------------------------
+    @abstractmethod
+    def namespaces(self) -> builtins.list[str]:
+        """Every namespace with a session, an audit entry or a monitor run, sorted (a namespace
+        can have a journal and no records: plain chat; `memory migrate` copies both)."""
+
     # ---- lifetime -----------------------------------------------------------------------------
     @abstractmethod
     def close(self) -> None: ...
@@ -213,6 +219,11 @@ class Journal(ABC):
 # ---- the audit log's row, shared by the backends ----------------------------------------------
 # Columns in the order `audit_entry` reads them; the list columns hold JSON text.
 SESSION_COLUMNS = "id, namespace, task, created_at, title, updated_at"
+# `Journal.namespaces`, the same SQL in both dialects
+NAMESPACES = (
+    "SELECT namespace FROM chat_sessions UNION SELECT namespace FROM audit_log"
+    " UNION SELECT namespace FROM monitor_runs ORDER BY 1"
+)
 
 
 def scope(mark: str, namespace: str, **equal: object) -> tuple[str, builtins.list[object]]:

@@ -1,20 +1,29 @@
 """Moving a store's contents to another store, of any backend (`mindpilot memory migrate`):
-each namespace's records (with their vectors), task profiles and whole history, exactly.
+each namespace's records (with their vectors), task profiles and whole history, exactly, and
+its journal: chat sessions with their turns, the audit log and monitor runs.
 
-Each namespace is copied in one transaction of the target (all or nothing). A namespace the
-target already holds with the same content is skipped, so an interrupted migration resumes
-where it stopped; one that holds something else is refused (nothing is merged or overwritten).
+A namespace's records are copied in one transaction of the target (all or nothing). A
+namespace the target already holds with the same content is skipped, so an interrupted
+migration resumes where it stopped; one that holds something else is refused (nothing is
+merged or overwritten). Journal rows carry ids made once, so they are merged by id: what the
+target lacks is added, oldest first (a session's missing turns too), and a rerun adds only what
+an interruption left out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
 from mindpilot.errors import ConflictError
+from mindpilot.mental_process.journal import AuditFilter, Journal
 from mindpilot.mental_process.records import Change, Record, TaskProfile
+
+PAGE = 500  # journal rows read per query
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,11 @@ class Moved:
     records: int
     tasks: int
     changes: int
-    skipped: bool  # already in the target, same content
+    skipped: bool  # the records were in the target already, same content
+    sessions: int = 0  # journal rows added (the rest were there already)
+    turns: int = 0
+    entries: int = 0
+    runs: int = 0
 
 
 def migrate_store(
@@ -51,24 +64,77 @@ def migrate_store(
     namespaces: list[str] | None = None,
     on_namespace: Callable[[Moved], None] | None = None,
 ) -> list[Moved]:
-    """Copy every namespace (or those named) of `source` into `target` (both `Store`s)."""
+    """Copy every namespace (or those named) of `source` into `target` (both `Store`s):
+    records, task profiles, history and journal."""
     from mindpilot.mental_process.store import Store
 
     assert isinstance(source, Store) and isinstance(target, Store)
     moved: list[Moved] = []
-    for namespace in namespaces if namespaces is not None else source.namespaces():
-        data = source.copy_out(namespace)
-        there = target.copy_size(namespace)
-        if there and there != data.size:
-            raise ConflictError(
-                f"namespace {namespace!r} already holds other data in the target "
-                f"({there} rows, the source has {data.size}); nothing of it was copied",
-                hint="migrate into an empty store, or delete that namespace from the target",
+    if namespaces is None:
+        namespaces = all_namespaces(source)
+    with source.journal() as read, target.journal() as write:
+        for namespace in namespaces:
+            done = Moved(
+                namespace,
+                *_copy_records(source, target, namespace),
+                *copy_journal(read, write, namespace),
             )
-        if not there:
-            target.copy_in(data)
-        done = Moved(namespace, len(data.records), len(data.tasks), len(data.changes), bool(there))
-        moved.append(done)
-        if on_namespace is not None:
-            on_namespace(done)
+            moved.append(done)
+            if on_namespace is not None:
+                on_namespace(done)
     return moved
+
+
+def all_namespaces(store: Any) -> list[str]:
+    """Every namespace of a `Store`: with records, or with a journal only (plain chat)."""
+    with store.journal() as journal:
+        return sorted({*store.namespaces(), *journal.namespaces()})
+
+
+def _copy_records(source: Any, target: Any, namespace: str) -> tuple[int, int, int, bool]:
+    """The namespace's records, task profiles and history, in one transaction of `target`:
+    how many of each, and whether they were there already."""
+    data = source.copy_out(namespace)
+    there = target.copy_size(namespace)
+    if data.size and there and there != data.size:
+        raise ConflictError(
+            f"namespace {namespace!r} already holds other data in the target "
+            f"({there} rows, the source has {data.size}); nothing of it was copied",
+            hint="migrate into an empty store, or delete that namespace from the target",
+        )
+    if data.size and not there:
+        target.copy_in(data)
+    return len(data.records), len(data.tasks), len(data.changes), bool(there)
+
+
+def copy_journal(read: Journal, write: Journal, namespace: str) -> tuple[int, int, int, int]:
+    """Add to `write` the namespace's sessions, turns, audit entries and monitor runs that
+    it lacks (by id), oldest first; how many of each were added, in that order."""
+    added = dict.fromkeys(("sessions", "turns", "entries", "runs"), 0)
+    for session in reversed(_paged(lambda n, at: read.sessions(namespace, n, at))):
+        if write.find_session(namespace, session.id) is None:
+            write.add_session(session)
+            added["sessions"] += 1
+        have = len(write.turns(namespace, session.id))  # a prefix: turns are added in order
+        for turn in read.turns(namespace, session.id)[have:]:
+            write.add_turn(namespace, session.id, turn, session.title)
+            added["turns"] += 1
+    everything = AuditFilter()
+    for entry in reversed(_paged(lambda n, at: read.entries(namespace, everything, n, at))):
+        if write.find_entry(namespace, entry.id) is None:
+            write.add_entry(entry)
+            added["entries"] += 1
+    present = {run.id for run in write.runs(namespace, None, 1 << 30)}
+    for run in reversed(read.runs(namespace, None, 1 << 30)):
+        if run.id not in present:
+            write.add_run(run)
+            added["runs"] += 1
+    return added["sessions"], added["turns"], added["entries"], added["runs"]
+
+
+def _paged(fetch: Callable[[int, int], list[T]]) -> list[T]:
+    """Every row of a newest-first listing, read `PAGE` at a time."""
+    rows: list[T] = []
+    while page := fetch(PAGE, len(rows)):
+        rows += page
+    return rows

@@ -17,6 +17,7 @@ from mindpilot.errors import ValidationError
 from mindpilot.mental_process.journal import (
     AUDIT_COLUMNS,
     AUDIT_NAMES,
+    NAMESPACES,
     SESSION_COLUMNS,
     Adherence,
     AuditEntry,
@@ -180,6 +181,10 @@ class PostgresJournal(Journal):
                 (*params, limit),
             ).fetchall()
         return [StoredRun(*row) for row in rows]
+
+    def namespaces(self) -> builtins.list[str]:
+        with self._use() as conn:
+            return [row[0] for row in conn.execute(NAMESPACES).fetchall()]
 
     def close(self) -> None:
         """Nothing of its own to release: the pool is the store's."""

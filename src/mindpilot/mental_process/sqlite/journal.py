@@ -11,6 +11,7 @@ from pathlib import Path
 from mindpilot.mental_process.journal import (
     AUDIT_COLUMNS,
     AUDIT_NAMES,
+    NAMESPACES,
     SESSION_COLUMNS,
     Adherence,
     AuditEntry,
@@ -162,6 +163,10 @@ class SQLiteJournal(Journal):
                 (*params, limit),
             ).fetchall()
         return [StoredRun(*row) for row in rows]
+
+    def namespaces(self) -> builtins.list[str]:
+        with self._lock:
+            return [row[0] for row in self._conn.execute(NAMESPACES).fetchall()]
 
     def close(self) -> None:
         with self._lock:
