@@ -3,9 +3,9 @@
 The model's Hugging Face folder (for the default model, its GGUF conversion) is built once, at
 first use, by ONNX Runtime GenAI's model builder into a decoder graph with a KV cache, fused
 attention (GroupQueryAttention) and, at int8, MatMulNBits weight-only kernels; the graph is
-cached beside the conversion, named by the weights' content and the tools' versions. At run
-time only `onnxruntime` is needed (already a dependency); the builder, `onnxruntime-genai`
-and `onnx-ir`, only for the build (the `onnx` extra).
+cached beside the conversion, named by the weights' content and the tools' versions. The
+decoding runs on `onnxruntime` (already a dependency); the builder, `onnxruntime-genai` and
+`onnx-ir` (the `onnx` extra), builds, and its version is part of the cache key.
 
 Measured on the default model (2 busy cores, 1 thread, same run; bench/README.md): int8 with
 the lm_head over the last position only decodes at ~3.4x our torch loop, perplexity on
