@@ -55,7 +55,7 @@ def _key(folder: Path) -> str:
     tools = f"{BUILD_VERSION}|{onnxruntime.__version__}|{_genai_version()}"
     digest = hashlib.sha256(tools.encode())
     digest.update((folder / "config.json").read_bytes())
-    for weights in sorted(folder.glob("*.safetensors")):
+    for weights in sorted([*folder.glob("*.safetensors"), *folder.glob("*.bin")]):
         size = weights.stat().st_size
         digest.update(f"{weights.name}|{size}|".encode())
         with weights.open("rb") as fp:
