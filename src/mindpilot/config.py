@@ -31,6 +31,12 @@ SETTINGS = (
     Setting("embedder", "minilm", "the store's embedder (hashing: no model, for tests)"),
     Setting("threads", "1", "torch threads for generation (1 is faster on 2 busy cores)"),
     Setting("device", "auto", "where the local model runs: auto (CUDA when available), cpu, cuda"),
+    Setting(
+        "runtime",
+        "torch",
+        "local decoding: torch, onnx (an int8 ONNX Runtime build, ~3x faster plain decoding, "
+        "perplexity +0.5%) or onnx-fp32 (torch's tokens); docs/operations.md",
+    ),
     Setting("embed_runtime", "auto", "MiniLM runtime: auto (onnx, else torch), onnx or torch"),
     Setting("embed_threads", "1", "MiniLM threads for batches (ingest); queries use 1"),
     Setting(
@@ -164,6 +170,20 @@ def device() -> str:
 def embed_threads() -> int:
     """Threads for batch embedding (ingest), from the `embed_threads` setting (default 1)."""
     return _whole("embed_threads")
+
+
+RUNTIMES = ("torch", "onnx", "onnx-fp32")
+
+
+def runtime() -> str:
+    """The `runtime` setting of the local backend: torch, onnx or onnx-fp32."""
+    value = setting("runtime")[0].lower()
+    if value not in RUNTIMES:
+        raise ConfigError(
+            f"runtime {value!r} is not one of {', '.join(RUNTIMES)}",
+            hint="set MINDPILOT_RUNTIME (or `runtime` in config.toml) to torch, onnx or onnx-fp32",
+        )
+    return value
 
 
 def embed_runtime() -> str:

@@ -19,16 +19,24 @@ from typing import Any
 import torch
 
 from mindpilot import config as mp_config
-from mindpilot.autopilot import lean_lora, loading, query_likelihood, span_scoring, steering
+from mindpilot.autopilot import (
+    lean_lora,
+    loading,
+    onnx_decoder,
+    query_likelihood,
+    span_scoring,
+    steering,
+)
 from mindpilot.autopilot.backend import Backend
 from mindpilot.autopilot.constrained import Grammars
 from mindpilot.autopilot.contrast import ContrastPair, Passes, SinglePass, model_device
 from mindpilot.autopilot.decoding import IncrementalDecoder, StopMatcher, choose_token
 from mindpilot.autopilot.devices import resolve_device, weights_dtype
 from mindpilot.autopilot.lookahead import LookaheadPass
+from mindpilot.autopilot.onnx_decoder import OnnxDecoder, Precision
 from mindpilot.autopilot.prompt_tokens import chat_ids, encode_text
 from mindpilot.autopilot.steering import SteeringLibrary, SteeringVector
-from mindpilot.errors import ContextWindowError, ModelLoadError, NotFoundError
+from mindpilot.errors import ConfigError, ContextWindowError, ModelLoadError, NotFoundError
 from mindpilot.tone import Tone
 from mindpilot.types import (
     DecodingHook,
@@ -66,6 +74,7 @@ class TransformersBackend(Backend):
         model_name: str | None = None,
         threads: int | None = None,
         lookahead: bool = True,
+        onnx: OnnxDecoder | None = None,
     ) -> None:
         # becomes a peft PeftModel around the base once adapters load
         self.model: Any = freeze(model)
@@ -76,6 +85,8 @@ class TransformersBackend(Backend):
         self.device = model_device(model)
         # prompt-lookup decoding (lookahead.py): the same tokens, fewer forward passes
         self.lookahead = lookahead
+        # the `onnx` runtime: plain requests decode through ONNX Runtime (onnx_decoder.py)
+        self.onnx = onnx
         self.last_passes: Passes | None = None  # the latest decode's passes (benchmark counts)
         self.context_window = int(getattr(model.config, "max_position_embeddings", 2048))
         self.load_seconds = 0.0
@@ -100,10 +111,13 @@ class TransformersBackend(Backend):
         threads: int | None = None,
         device: str | None = None,
         lookahead: bool = True,
+        runtime: str | None = None,
     ) -> TransformersBackend:
         """Load by name or path (None = the bundled default), offline, and freeze. `device`:
         auto (CUDA when available), cpu or cuda[:N] (None: the `device` setting); bfloat16
-        on a GPU that supports it, float32 otherwise."""
+        on a GPU that supports it, float32 otherwise. `runtime` (None: the `runtime` setting):
+        torch, or onnx / onnx-fp32, where plain requests decode through ONNX Runtime
+        (`onnx_decoder`) and the rest (adapters, steering, context-aware decoding) in torch."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -125,7 +139,10 @@ class TransformersBackend(Backend):
             ) from err
         finally:
             hf_logging.enable_progress_bar()
-        backend = cls(lm, tokenizer, model_name=source.name, threads=threads, lookahead=lookahead)
+        onnx = _onnx_decoder(runtime or mp_config.runtime(), folder, where, threads)
+        backend = cls(
+            lm, tokenizer, model_name=source.name, threads=threads, lookahead=lookahead, onnx=onnx
+        )
         backend.load_seconds = time.perf_counter() - started
         return backend
 
@@ -244,7 +261,7 @@ class TransformersBackend(Backend):
             torch.inference_mode(),
         ):
             torch.set_num_threads(self.threads)
-            passes = self.last_passes = self._passes(without, config.faithfulness)
+            passes = self.last_passes = self._passes(without, config)
             logits = passes.read(ids, [])
             prompt_done = time.perf_counter()
             for step in range(max_new):
@@ -297,14 +314,18 @@ class TransformersBackend(Backend):
             backend=self.name,
         )
 
-    def _passes(self, without: list[int] | None, alpha: float) -> Passes:
+    def _passes(self, without: list[int] | None, config: GenerationConfig) -> Passes:
         """The forward passes of one decode, on the model as it is now (under the lock: an
-        adapter loaded meanwhile wraps the base in a new object)."""
+        adapter loaded meanwhile wraps the base in a new object). The onnx runtime takes the
+        plain requests: no contrast, no adapter, no steering (those need torch's model)."""
+        steered = config.steering is not None and config.steering_strength != 0
+        if self.onnx is not None and without is None and config.adapter is None and not steered:
+            return self.onnx.passes()
         if without is None and self.lookahead:
             return LookaheadPass(self.model, limit=self.context_window)
         if without is None:
             return SinglePass(self.model)
-        return ContrastPair(self.model, without, alpha, pad_id=self._pad)
+        return ContrastPair(self.model, without, config.faithfulness, pad_id=self._pad)
 
     # ---- tone steering (steering.py) ---------------------------------------------------------
     def steering_vector(self, tone: Tone, library: SteeringLibrary) -> SteeringVector:
@@ -479,6 +500,21 @@ def base_weights_hash(model: torch.nn.Module) -> str:
         digest.update(plain.encode())
         digest.update(tensor.view(torch.uint8).numpy())
     return digest.hexdigest()
+
+
+def _onnx_decoder(
+    runtime: str, folder: Path, where: torch.device, threads: int | None
+) -> OnnxDecoder | None:
+    """The ONNX Runtime decoder the `runtime` asks for (None: torch alone)."""
+    if runtime == "torch":
+        return None
+    if where.type != "cpu":
+        raise ConfigError(
+            f"the {runtime} runtime decodes on the CPU, but the model is on {where}",
+            hint="set runtime to torch on a GPU (MINDPILOT_RUNTIME=torch), or --device cpu",
+        )
+    precision: Precision = "fp32" if runtime == "onnx-fp32" else "int8"
+    return onnx_decoder.load(folder, precision, threads or mp_config.default_threads())
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

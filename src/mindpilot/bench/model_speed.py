@@ -2,7 +2,9 @@
 start + imports apart from its load), then each decoding option's tokens/s and time to first
 token as ratios to two baselines measured in the same run, 1 torch thread: our plain float32
 loop (one token per forward pass) and Hugging Face's `model.generate` (greedy, same prompt and
-token count; in full also with its own prompt lookup).
+token count; in full also with its own prompt lookup). The full run adds the `onnx` runtimes
+(ONNX Runtime, 1 thread: int8 and fp32 builds, each made once in the model cache) with their
+quality guard: perplexity on NarrativeQA summaries against torch's, and where greedy text parts.
 
     python -m mindpilot.bench.model_speed [--tokens 64] [--repeats 3] [--quick]
 
@@ -54,7 +56,8 @@ def run(
             load = measure_loads()
             load.update(cold_process())  # in the fresh cache: the conversion is made
     set_threads(1)
-    decode = measure_options(tokens, repeats, quick)
+    decode = measure_options(tokens, repeats, quick, onnx_decoders(quick))
+    quality = {} if quick else onnx_quality()
     return {
         "machine": machine(1),
         "model": MODEL,
@@ -64,6 +67,7 @@ def run(
         "model.generate, greedy, same prompt and token count",
         "load": load,
         "decode": decode,
+        "onnx_quality": quality,
         "load_average": os.getloadavg(),
     }
 
@@ -127,20 +131,24 @@ def prompts(quick: bool) -> dict[str, str]:
     return {"grounded": grounded} if quick else {"grounded": grounded, "general": PROMPT}
 
 
-def measure_options(tokens: int, repeats: int, quick: bool) -> list[dict[str, Any]]:
+def measure_options(
+    tokens: int, repeats: int, quick: bool, onnx: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Per prompt: tokens/s and TTFT of each option, and their ratios to the plain loop and
     to HF generate (options alternate within each repeat, so load falls on all alike)."""
     from mindpilot.autopilot import Autopilot, Message
 
     backend: Any = Autopilot.load().backend
     options = [*OPTIONS] if not quick else ["plain loop", "lookahead (default)", "hf generate"]
+    measures = {**OPTIONS, **{name: _onnx(d) for name, d in (onnx or {}).items()}}
+    options += list(onnx or {})
     rows = []
     for label, text in prompts(quick).items():
         ids = backend.prompt_ids([Message("user", text)])
         runs: dict[str, list[tuple[float, float, str]]] = {o: [] for o in options}
         for _ in range(repeats):
             for option in options:
-                runs[option].append(OPTIONS[option](backend, text, ids, tokens))
+                runs[option].append(measures[option](backend, text, ids, tokens))
         figures = {o: _medians(r) for o, r in runs.items()}
         plain, hf = figures["plain loop"], figures["hf generate"]
         for f in figures.values():
@@ -148,8 +156,11 @@ def measure_options(tokens: int, repeats: int, quick: bool) -> list[dict[str, An
             f["x_hf_generate"] = f["tokens_per_s"] / hf["tokens_per_s"]
             f["ttft_x_plain"] = f["ttft_s"] / plain["ttft_s"]
         same = runs["lookahead (default)"][0][2] == runs["plain loop"][0][2]
+        plain_text = runs["plain loop"][0][2]
+        parts = {o: _common_prefix(runs[o][0][2], plain_text) for o in onnx or {}}
         rows.append({"prompt": label, "prompt_tokens": len(ids), "options": figures,
-                     "lookahead_same_text": same})  # fmt: skip
+                     "lookahead_same_text": same, "onnx_same_chars": parts,
+                     "plain_chars": len(plain_text)})  # fmt: skip
     backend.lookahead = True
     return rows
 
@@ -178,6 +189,26 @@ def _hf(lookup: int | None) -> Callable[[Any, str, list[int], int], tuple[float,
         return _hf_generate(backend, ids, tokens, lookup)
 
     return measure
+
+
+def _onnx(decoder: Any) -> Callable[[Any, str, list[int], int], tuple[float, float, str]]:
+    """Our loop with the onnx runtime's passes (the backend's torch model otherwise idle)."""
+    plain = _ours(False)
+
+    def measure(backend: Any, text: str, ids: list[int], tokens: int) -> tuple[float, float, str]:
+        backend.onnx = decoder
+        try:
+            return plain(backend, text, ids, tokens)
+        finally:
+            backend.onnx = None
+
+    return measure
+
+
+def _common_prefix(a: str, b: str) -> int:
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
 
 
 OPTIONS = {
@@ -214,6 +245,70 @@ def _median(repeats: int, run: Callable[[], float]) -> float:
     return statistics.median(run() for _ in range(repeats))
 
 
+ONNX_RUNTIMES = {"onnx int8": "int8", "onnx fp32": "fp32"}
+
+
+def onnx_decoders(quick: bool) -> dict[str, Any]:
+    """The onnx runtimes' decoders for the default model (full run only: each is built once,
+    ~30 s, in the run's cache), 1 thread."""
+    if quick:
+        return {}
+    from mindpilot.autopilot import loading, onnx_decoder
+
+    folder = loading.loadable_folder(loading.resolve(None))
+    return {name: onnx_decoder.load(folder, p, 1) for name, p in ONNX_RUNTIMES.items()}  # type: ignore[arg-type]
+
+
+# Perplexity guard: the first tokens of the first distinct NarrativeQA summaries, read token by
+# token through each runtime's passes (the onnx builds keep only the last position's logits).
+PPL_TEXTS, PPL_TOKENS = 8, 128
+
+
+def onnx_quality() -> dict[str, Any]:
+    """Perplexity of torch (one forward pass) and each onnx runtime (stepped) on the same
+    tokens; the goal: within 1% of torch's."""
+    import torch
+
+    from mindpilot.autopilot import Autopilot, loading, onnx_decoder
+    from mindpilot.bench.datasets import narrative_qa
+
+    backend: Any = Autopilot.load().backend
+    texts = list(dict.fromkeys(item.passage for item in narrative_qa()))[:PPL_TEXTS]
+    docs = [backend.tokenizer(t)["input_ids"][:PPL_TOKENS] for t in texts]
+    with torch.inference_mode():
+        torch_nll = [
+            torch.nn.functional.cross_entropy(
+                backend.model(torch.tensor([d])).logits[0, :-1].float(),
+                torch.tensor(d[1:]),
+                reduction="sum",
+            ).item()
+            for d in docs
+        ]
+    result = {"torch": _ppl(torch_nll, docs)}
+    folder = loading.loadable_folder(loading.resolve(None))
+    for name, precision in ONNX_RUNTIMES.items():
+        passes = onnx_decoder.load(folder, precision, 1).passes()  # type: ignore[arg-type]
+        result[name] = _ppl([_stepped_nll(passes, d) for d in docs], docs)
+    return {"data": f"{len(docs)} NarrativeQA summaries, first {PPL_TOKENS} tokens each",
+            "perplexity": result}  # fmt: skip
+
+
+def _stepped_nll(passes: Any, doc: list[int]) -> float:
+    import torch
+
+    logits, total = passes.read(doc[:1], []).own, 0.0
+    for token in doc[1:]:
+        total -= float(torch.log_softmax(logits, dim=-1)[token])
+        logits = passes.step(token).own
+    return total
+
+
+def _ppl(nll: list[float], docs: list[list[int]]) -> float:
+    import math
+
+    return math.exp(sum(nll) / sum(len(d) - 1 for d in docs))
+
+
 def report(results: dict[str, Any]) -> str:
     load = results["load"]
     first = "first (GGUF -> float32 conversion)" if load["first_load_converted"] else "first"
@@ -233,11 +328,22 @@ def report(results: dict[str, Any]) -> str:
         )
     for row in results["decode"]:
         lines += _option_table(row)
+    quality = results.get("onnx_quality")
+    if quality:
+        ppl = quality["perplexity"]
+        lines += ["", f"Quality guard of the onnx runtimes ({quality['data']}): perplexity "
+                  + ", ".join(f"{k} {v:.2f} ({v / ppl['torch'] - 1:+.1%})" for k, v in ppl.items())
+                  + " (goal: within 1% of torch)."]  # fmt: skip
     return "\n".join(lines)
 
 
 def _option_table(row: dict[str, Any]) -> list[str]:
     same = "same text as the plain loop" if row["lookahead_same_text"] else "TEXT DIFFERS"
+    parts = row.get("onnx_same_chars") or {}
+    if parts:
+        same += "; the same text as the plain loop for the first " + ", ".join(
+            f"{n} of {row['plain_chars']} characters ({o})" for o, n in parts.items()
+        )
     lines = [
         "",
         f"Prompt {row['prompt']!r} ({row['prompt_tokens']} tokens); lookahead: {same}.",
