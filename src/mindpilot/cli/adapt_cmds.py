@@ -25,7 +25,7 @@ from mindpilot.cli.options import namespace_option, store_option
 @click.option(
     "--epochs",
     type=int,
-    help="Passes over the examples (default 3).",
+    help="Passes over the examples (default: classification 2, generation 3).",
 )
 @click.option(
     "--max-minutes",
@@ -36,14 +36,21 @@ from mindpilot.cli.options import namespace_option, store_option
 @click.option(
     "--schedule",
     type=click.Choice(["constant", "linear"]),
-    help="Learning rate: constant, or linear (10% warm-up, then decay to 0) (default linear).",
+    help="Learning rate: constant, or linear (10% warm-up, then decay to 0) (default: "
+    "classification constant, generation linear).",
 )
 @click.option("--min-steps", type=int, help="Train at least this many steps (default 40).")
 @click.option(
     "--checkpoints",
     type=int,
     help="Classification: validate this often while training and keep the best weights "
-    "(default 4; 0: keep the last).",
+    "(default 0: keep the last step).",
+)
+@click.option(
+    "--batching",
+    type=click.Choice(["random", "length"]),
+    help="Batches of shuffled examples, or of similar lengths (less padding) (default: "
+    "classification random, generation length).",
 )
 @click.option("--batch-size", type=int, help="Examples per step (default 16).")
 @click.option(
