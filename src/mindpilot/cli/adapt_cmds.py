@@ -25,7 +25,7 @@ from mindpilot.cli.options import namespace_option, store_option
 @click.option(
     "--epochs",
     type=int,
-    help="Passes over the examples (default: classification 2, generation 3).",
+    help="Passes over the examples (default 3).",
 )
 @click.option(
     "--max-minutes",
@@ -36,21 +36,19 @@ from mindpilot.cli.options import namespace_option, store_option
 @click.option(
     "--schedule",
     type=click.Choice(["constant", "linear"]),
-    help="Learning rate: constant, or linear (10% warm-up, then decay to 0) (default: "
-    "classification constant, generation linear).",
+    help="Learning rate: constant, or linear (10% warm-up, then decay to 0) (default linear).",
 )
 @click.option("--min-steps", type=int, help="Train at least this many steps (default 40).")
 @click.option(
     "--checkpoints",
     type=int,
     help="Classification: validate this often while training and keep the best weights "
-    "(default 0: keep the last step).",
+    "(default 4; 0: keep the last).",
 )
 @click.option(
     "--batching",
     type=click.Choice(["random", "length"]),
-    help="Batches of shuffled examples, or of similar lengths (less padding) (default: "
-    "classification random, generation length).",
+    help="Batches of shuffled examples, or of similar lengths (less padding) (default length).",
 )
 @click.option("--batch-size", type=int, help="Examples per step (default 16).")
 @click.option(

@@ -46,8 +46,7 @@ class TrainIn(_In):
     dropout: Number = Field(_DEFAULTS.dropout, description="LoRA dropout on the input.")
     epochs: Whole | None = Field(
         _DEFAULTS.epochs,
-        description="Passes over the training examples (null: the task kind's, classification "
-        "2, generation 3).",
+        description="Passes over the training examples (null: the task kind's, 3).",
     )
     min_steps: Whole = Field(
         _DEFAULTS.min_steps, description="At least this many steps, even if the epochs are fewer."
@@ -64,12 +63,12 @@ class TrainIn(_In):
     schedule: str | None = Field(
         _DEFAULTS.schedule,
         description='"constant", or "linear" (a 10% warm-up, then a decay to 0); null: the '
-        "task kind's (classification constant, generation linear).",
+        "task kind's (linear).",
     )
     batching: str | None = Field(
         _DEFAULTS.batching,
         description='"random" (shuffled), or "length" (similar lengths batched together: less '
-        "padding); null: the task kind's.",
+        "padding); null: the task kind's (length).",
     )
     batch_size: Whole = Field(_DEFAULTS.batch_size, description="Examples per step.")
     micro_batch: Whole = Field(
