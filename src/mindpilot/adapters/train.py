@@ -152,6 +152,7 @@ def train(
     started = time.perf_counter()
     config = config.for_kind("classification" if labels else "generation")
     assert config.epochs is not None and config.schedule is not None  # for_kind filled them
+    grouped = config.batching == "length"
     choices = label_choices(backend.tokenizer, label_continuations(labels)) if labels else None
     rows, skipped = tokenize(
         backend, examples, config, end_answer=end_answer, labels=labels, pair=choices is not None
@@ -184,7 +185,7 @@ def train(
     stopped = False
     model.train()
     with torch.enable_grad():
-        for batch in _schedule(rows, config.batch_size, steps, rng):
+        for batch in _schedule(rows, config.batch_size, steps, rng, grouped=grouped):
             loss = _accumulate(model, batch, pad, choices, config.micro_batch)
             optimizer.step()
             schedule.step()
@@ -277,23 +278,27 @@ class _Checker:
 
 
 def _schedule(
-    rows: list[Tokenized], size: int, steps: int, rng: random.Random
+    rows: list[Tokenized], size: int, steps: int, rng: random.Random, *, grouped: bool
 ) -> Iterator[list[Tokenized]]:
     """`steps` batches: epoch after epoch, each shuffled anew."""
     done = 0
     while True:
-        for batch in _batches(rows, size, rng):
+        for batch in _batches(rows, size, rng, grouped=grouped):
             if done == steps:
                 return
             done += 1
             yield batch
 
 
-def _batches(rows: list[Tokenized], size: int, rng: random.Random) -> list[list[Tokenized]]:
-    """Shuffled batches of similar lengths (less padding): shuffle, sort within windows of
-    a few batches, then shuffle the batches."""
+def _batches(
+    rows: list[Tokenized], size: int, rng: random.Random, *, grouped: bool
+) -> list[list[Tokenized]]:
+    """Shuffled batches; `grouped`: of similar lengths (less padding): shuffle, sort within
+    windows of a few batches, then shuffle the batches."""
     order = rows[:]
     rng.shuffle(order)
+    if not grouped:
+        return [order[i : i + size] for i in range(0, len(order), size)]
     window = size * 8
     chunks = []
     for start in range(0, len(order), window):

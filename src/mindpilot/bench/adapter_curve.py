@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mindpilot.adapters import AdapterConfig, AdapterLibrary, Manifest
-from mindpilot.adapters.config import EPOCHS, SCHEDULES
+from mindpilot.adapters.config import BATCHES, EPOCHS, SCHEDULES
 from mindpilot.bench import adapter_costs, adapter_qa
 from mindpilot.bench.common import EMBEDDER, MODEL, machine, set_threads, simple_main
 from mindpilot.errors import MindpilotError
@@ -248,8 +248,7 @@ def report(results: dict[str, Any]) -> str:
         f"Adapter recipe: LoRA rank {cfg['rank']} (alpha {cfg['alpha']}) on "
         f"{', '.join(cfg['target_modules'])}; {_by_kind(cfg)}, lr {cfg['learning_rate']}, "
         f"batch {cfg['batch_size']}, at least {cfg['min_steps']} steps, "
-        f"{cfg['validation_share']:.0%} held out for validation, checked "
-        f"{cfg.get('checkpoints', 0)} times in training (the best weights kept), then a label "
+        f"{cfg['validation_share']:.0%} held out for validation{_checks(cfg)}, then a label "
         f"offset fitted on it. Training ran in {results['training_in']}.",
         "",
         f"## Sentiment ({s['test_items']} held-out sentences, balanced; chance "
@@ -292,13 +291,21 @@ def report(results: dict[str, Any]) -> str:
 
 
 def _by_kind(cfg: dict[str, Any]) -> str:
-    """Epochs and learning-rate schedule, as set or as each kind of task gets them."""
+    """Epochs, learning-rate schedule and batching, as set or as each kind of task gets them."""
     parts = []
     for kind in ("classification", "generation"):
         epochs = cfg.get("epochs") or EPOCHS[kind]
         schedule = cfg.get("schedule") or SCHEDULES[kind]
-        parts.append(f"{kind} {epochs} epoch(s) at a {schedule} rate")
+        batching = cfg.get("batching") or BATCHES[kind]
+        parts.append(f"{kind} {epochs} epoch(s) at a {schedule} rate, {batching} batches")
     return ", ".join(parts)
+
+
+def _checks(cfg: dict[str, Any]) -> str:
+    count = cfg.get("checkpoints", 0)
+    if not count:
+        return " (the adapter keeps its last step)"
+    return f", checked {count} times in training (the best weights kept)"
 
 
 def _offset(adapter: dict[str, Any]) -> str:

@@ -45,6 +45,11 @@ from mindpilot.cli.options import namespace_option, store_option
     help="Classification: validate this often while training and keep the best weights "
     "(default 4; 0: keep the last).",
 )
+@click.option(
+    "--batching",
+    type=click.Choice(["random", "length"]),
+    help="Batches of shuffled examples, or of similar lengths (less padding) (default length).",
+)
 @click.option("--batch-size", type=int, help="Examples per step (default 16).")
 @click.option(
     "--micro-batch",

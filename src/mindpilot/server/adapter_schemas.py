@@ -53,7 +53,8 @@ class TrainIn(_In):
     )
     checkpoints: Whole = Field(
         _DEFAULTS.checkpoints,
-        description="Classification: validations during training; the best one's weights kept.",
+        description="Classification: validations during training, the best one's weights "
+        "kept (0: the last step's).",
     )
     max_minutes: Number = Field(
         _DEFAULTS.max_minutes, description="Stop training after this long (still validated)."
@@ -63,6 +64,11 @@ class TrainIn(_In):
         _DEFAULTS.schedule,
         description='"constant", or "linear" (a 10% warm-up, then a decay to 0); null: the '
         "task kind's (linear).",
+    )
+    batching: str | None = Field(
+        _DEFAULTS.batching,
+        description='"random" (shuffled), or "length" (similar lengths batched together: less '
+        "padding); null: the task kind's (length).",
     )
     batch_size: Whole = Field(_DEFAULTS.batch_size, description="Examples per step.")
     micro_batch: Whole = Field(
