@@ -173,6 +173,12 @@ def _model_line(s: dict[str, Any]) -> str:
             f"{fast['tokens_per_s']:.1f} tokens/s, {fast['x_plain']:.2f}x the plain loop and "
             f"{fast['x_hf_generate']:.2f}x HF generate, first token {fast['ttft_s'] * 1000:.0f} ms"
         )
+        onnx = row["options"].get("onnx int8")  # full runs only (runtime = "onnx")
+        if onnx:
+            parts[-1] += (
+                f", runtime onnx int8 {onnx['tokens_per_s']:.1f} tokens/s "
+                f"({onnx['x_plain']:.2f}x the plain loop)"
+            )
     return "; ".join(parts) + " (1 thread)."
 
 
