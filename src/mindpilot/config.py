@@ -177,21 +177,22 @@ RUNTIMES = ("torch", "onnx", "onnx-fp32")
 
 def runtime() -> str:
     """The `runtime` setting of the local backend: torch, onnx or onnx-fp32."""
-    value = setting("runtime")[0].lower()
-    if value not in RUNTIMES:
-        raise ConfigError(
-            f"runtime {value!r} is not one of {', '.join(RUNTIMES)}",
-            hint="set MINDPILOT_RUNTIME (or `runtime` in config.toml) to torch, onnx or onnx-fp32",
-        )
-    return value
+    return _choice("runtime", RUNTIMES)
 
 
 def embed_runtime() -> str:
     """The `embed_runtime` setting: auto, onnx or torch."""
-    value = setting("embed_runtime")[0].lower()
-    if value not in ("auto", "onnx", "torch"):
+    return _choice("embed_runtime", ("auto", "onnx", "torch"))
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    """A setting that must be one of `choices` (case-insensitive)."""
+    value = setting(name)[0].lower()
+    if value not in choices:
+        env = f"MINDPILOT_{name.upper()}"
         raise ConfigError(
-            f"MINDPILOT_EMBED_RUNTIME={value!r} is not a runtime", hint="use auto, onnx or torch"
+            f"{env}={value!r} is not one of {', '.join(choices)}",
+            hint=f"set {env} (or `{name}` in config.toml) to one of them",
         )
     return value
 
