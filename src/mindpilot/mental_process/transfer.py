@@ -111,22 +111,27 @@ def copy_journal(read: Journal, write: Journal, namespace: str) -> tuple[int, in
     """Add to `write` the namespace's sessions, turns, audit entries and monitor runs that
     it lacks (by id), oldest first; how many of each were added, in that order."""
     added = dict.fromkeys(("sessions", "turns", "entries", "runs"), 0)
+    # what the target holds, read once (not one lookup per row: a log can be long)
+    sessions = {s.id for s in _paged(lambda n, at: write.sessions(namespace, n, at))}
+    everything = AuditFilter()
+    entries = {e.id for e in _paged(lambda n, at: write.entries(namespace, everything, n, at))}
+    runs = {run.id for run in write.runs(namespace, None, 1 << 30)}
     for session in reversed(_paged(lambda n, at: read.sessions(namespace, n, at))):
-        if write.find_session(namespace, session.id) is None:
+        have = 0
+        if session.id in sessions:  # a prefix of its turns: they are added in order
+            have = len(write.turns(namespace, session.id))
+        else:
             write.add_session(session)
             added["sessions"] += 1
-        have = len(write.turns(namespace, session.id))  # a prefix: turns are added in order
         for turn in read.turns(namespace, session.id)[have:]:
             write.add_turn(namespace, session.id, turn, session.title)
             added["turns"] += 1
-    everything = AuditFilter()
     for entry in reversed(_paged(lambda n, at: read.entries(namespace, everything, n, at))):
-        if write.find_entry(namespace, entry.id) is None:
+        if entry.id not in entries:
             write.add_entry(entry)
             added["entries"] += 1
-    present = {run.id for run in write.runs(namespace, None, 1 << 30)}
     for run in reversed(read.runs(namespace, None, 1 << 30)):
-        if run.id not in present:
+        if run.id not in runs:
             write.add_run(run)
             added["runs"] += 1
     return added["sessions"], added["turns"], added["entries"], added["runs"]
