@@ -56,8 +56,9 @@ def run(
             load = measure_loads()
             load.update(cold_process())  # in the fresh cache: the conversion is made
     set_threads(1)
-    decode = measure_options(tokens, repeats, quick, onnx_decoders(quick))
-    quality = {} if quick else onnx_quality()
+    decoders = onnx_decoders(quick)
+    decode = measure_options(tokens, repeats, quick, decoders)
+    quality = onnx_quality(decoders) if decoders else {}
     return {
         "machine": machine(1),
         "model": MODEL,
@@ -264,12 +265,12 @@ def onnx_decoders(quick: bool) -> dict[str, Any]:
 PPL_TEXTS, PPL_TOKENS = 8, 128
 
 
-def onnx_quality() -> dict[str, Any]:
-    """Perplexity of torch (one forward pass) and each onnx runtime (stepped) on the same
-    tokens; the goal: within 1% of torch's."""
+def onnx_quality(decoders: dict[str, Any]) -> dict[str, Any]:
+    """Perplexity of torch (one forward pass) and each onnx runtime's decoder (`onnx_decoders`,
+    stepped) on the same tokens; the goal: within 1% of torch's."""
     import torch
 
-    from mindpilot.autopilot import Autopilot, loading, onnx_decoder
+    from mindpilot.autopilot import Autopilot
     from mindpilot.bench.datasets import narrative_qa
 
     backend: Any = Autopilot.load().backend
@@ -285,9 +286,8 @@ def onnx_quality() -> dict[str, Any]:
             for d in docs
         ]
     result = {"torch": _ppl(torch_nll, docs)}
-    folder = loading.loadable_folder(loading.resolve(None))
-    for name, precision in ONNX_RUNTIMES.items():
-        passes = onnx_decoder.load(folder, precision, 1).passes()  # type: ignore[arg-type]
+    for name, decoder in decoders.items():
+        passes = decoder.passes()
         result[name] = _ppl([_stepped_nll(passes, d) for d in docs], docs)
     return {"data": f"{len(docs)} NarrativeQA summaries, first {PPL_TOKENS} tokens each",
             "perplexity": result}  # fmt: skip
