@@ -106,3 +106,30 @@ def test_an_unknown_runtime_is_refused(
     monkeypatch.setenv("MINDPILOT_RUNTIME", "tensorrt")
     with pytest.raises(ConfigError, match="torch, onnx, onnx-fp32"):
         TransformersBackend.load(str(tiny_model_dir), threads=1)
+
+
+def test_the_cli_flag_picks_the_runtime(
+    onnx_backend: TransformersBackend, tiny_model_dir: Path, session_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """`--runtime` reaches the backend (the module's cached build: no second build); fp32
+    gives torch's greedy text; a remote backend refuses it in one line."""
+    from click.testing import CliRunner
+
+    from mindpilot.cli import cli
+
+    monkeypatch.setenv("MINDPILOT_CACHE", str(session_cache))
+    monkeypatch.setenv("MINDPILOT_RUNTIME", "tensorrt")  # the flag wins over the setting
+    ask = ["generate", PROMPTS[1], "--model", str(tiny_model_dir), "--max-tokens", "8"]
+    texts = {}
+    for runtime in ("torch", "onnx-fp32"):
+        result = CliRunner().invoke(cli, [*ask, "--runtime", runtime])
+        assert result.exit_code == 0, result.output
+        texts[runtime] = result.stdout
+    assert texts["onnx-fp32"] == texts["torch"] and texts["torch"].strip()
+    remote = CliRunner().invoke(
+        cli, ["generate", "hi", "--backend", "openai", "--base-url", "http://127.0.0.1:9",
+              "--runtime", "onnx"],
+    )  # fmt: skip
+    assert remote.exit_code == 1 and "--runtime applies to the local backend" in remote.stderr
+    assert "Traceback" not in remote.output

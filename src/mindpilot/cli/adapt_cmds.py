@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from mindpilot.cli.memory_cmds import emit_json, opened, show_fields, store_options, table, when
-from mindpilot.cli.model_cmds import model_options, open_engine
+from mindpilot.cli.model_cmds import load_options, model_options, open_engine
 from mindpilot.cli.options import namespace_option, store_option
 
 
@@ -96,9 +96,7 @@ def adapt(
     from mindpilot.adapters import adapt as run
     from mindpilot.adapters.adapt import check_labels
 
-    load = {
-        k: options.pop(k) for k in ("model", "backend", "base_url", "api_key", "threads", "device")
-    }
+    load = load_options(options)
     if targets is not None:
         options["target_modules"] = tuple(t.strip() for t in targets.split(",") if t.strip())
     config = AdapterConfig(**{name: value for name, value in options.items() if value is not None})

@@ -14,10 +14,13 @@ import click
 from mindpilot.cli.options import namespace_option, store_option
 from mindpilot.errors import ConfigError
 
+# The `model_options` keywords: what a command hands to `model_spec` / `open_engine`.
+LOAD_KEYS = ("model", "backend", "base_url", "api_key", "threads", "device", "runtime")
+
 
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--model/--backend/--base-url/--api-key/--threads/--device, shared by commands that load
-    a model."""
+    """--model/--backend/--base-url/--api-key/--threads/--device/--runtime, shared by commands
+    that load a model."""
     decorators = [
         click.option(
             "--model",
@@ -50,6 +53,14 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Where the local model runs: auto (CUDA when available), cpu or cuda "
             "(default: MINDPILOT_DEVICE or auto).",
         ),
+        click.option(
+            "--runtime",
+            type=click.Choice(["torch", "onnx", "onnx-fp32"], case_sensitive=False),
+            default=None,
+            help="How the local model decodes: torch, or onnx / onnx-fp32 through ONNX Runtime "
+            "(the `onnx` extra; built once and cached; adapters, steering and context-aware "
+            "decoding stay in torch) (default: MINDPILOT_RUNTIME or torch).",
+        ),
     ]
     for decorate in reversed(decorators):
         command = decorate(command)
@@ -71,15 +82,26 @@ def model_spec(
     api_key: str | None,
     threads: int | None,
     device: str | None = None,
+    runtime: str | None = None,
 ) -> dict[str, Any]:
     """The `model_options` as `Engine.open` arguments."""
     if backend == "openai":
-        if device:
-            raise ConfigError("--device applies to the local backend; the server picks its own")
+        for flag, value in (("--device", device), ("--runtime", runtime)):
+            if value:
+                raise ConfigError(
+                    f"{flag} applies to the local backend; the server picks its own",
+                    hint=f"drop {flag}, or use --backend transformers",
+                )
         return {"model": model, "backend": backend, "base_url": base_url, "api_key": api_key}
     if base_url or api_key:
         raise ConfigError("--base-url and --api-key only apply to --backend openai")
-    return {"model": model, "backend": backend, "threads": threads, "device": device}
+    local = {"threads": threads, "device": device, "runtime": runtime}
+    return {"model": model, "backend": backend, **local}
+
+
+def load_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The `model_options` taken out of a command's keyword arguments (for `open_engine`)."""
+    return {key: options.pop(key) for key in LOAD_KEYS}
 
 
 def open_engine(load: dict[str, Any], **wiring: Any) -> Any:

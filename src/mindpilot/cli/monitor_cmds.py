@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,9 +30,8 @@ def monitor() -> None:
 @model_options
 @store_options
 def run_cmd(
-    task: str | None, quick: bool, pairs: int | None, model: str | None, backend: str,
-    base_url: str | None, api_key: str | None, threads: int | None, device: str | None,
-    namespace: str, store_path: Path | None, as_json: bool,
+    task: str | None, quick: bool, pairs: int | None, namespace: str, store_path: Path | None,
+    as_json: bool, **load: Any,
 ) -> None:  # fmt: skip
     """Probe the model (bare, as TASK, with TASK's adapter), audit the namespace's records,
     replay TASK's traffic with genders and names swapped, and store the run. Nothing is stored
@@ -39,8 +39,6 @@ def run_cmd(
     from mindpilot.applications.traffic_probe import monitor_task
     from mindpilot.monitor.runs import RunLog
 
-    load = {"model": model, "backend": backend, "base_url": base_url, "api_key": api_key,
-            "threads": threads, "device": device}  # fmt: skip
     # lazy: a wrong namespace or task is reported before the model loads
     with open_engine(load, store=store_path, audit=False, lazy=True) as engine:
         run = monitor_task(

@@ -82,6 +82,8 @@ def server_for(
     """(base URL, model to ask for) of a resident server that can answer this generation."""
     if load.get("model") or load.get("backend", "transformers") != "transformers":
         return None
+    if load.get("device") or load.get("runtime"):  # asked for a model of its own, not the server's
+        return None
     found = _probe(store_path)
     if found is None:
         return None
