@@ -11,9 +11,10 @@ from typing import Any
 
 import click
 
-from mindpilot.cli.memory_cmds import emit_json, opened, show_fields, store_options, table, when
+from mindpilot.cli.memory_cmds import opened, store_options
 from mindpilot.cli.model_cmds import load_options, model_options, open_engine
 from mindpilot.cli.options import namespace_option, store_option
+from mindpilot.cli.output import emit_json, show_fields, table, when
 
 
 @click.command()

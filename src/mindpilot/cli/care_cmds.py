@@ -12,16 +12,9 @@ from typing import Any
 import click
 
 from mindpilot import config
-from mindpilot.cli.memory_cmds import (
-    emit_json,
-    memory,
-    opened,
-    require_namespace,
-    snippet,
-    store_options,
-    table,
-)
+from mindpilot.cli.memory_cmds import memory, opened, require_namespace, store_options
 from mindpilot.cli.options import store_option
+from mindpilot.cli.output import emit_json, snippet, table
 from mindpilot.errors import ConfigError, MindpilotError
 
 

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mindpilot import config
-from mindpilot.cli.memory_cmds import used_lines
 from mindpilot.cli.model_cmds import model_options, open_engine, response_dict
 from mindpilot.cli.options import namespace_option, store_option
+from mindpilot.cli.output import used_lines
 from mindpilot.errors import MindpilotError, ValidationError
 from mindpilot.types import GenerationConfig, Response
 

@@ -25,7 +25,7 @@ def show(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from mindpilot.cli.memory_cmds import table
+    from mindpilot.cli.output import table
 
     path = config.home() / "config.toml"
     title = f"settings ({path}{'' if path.is_file() else ': none yet'})"

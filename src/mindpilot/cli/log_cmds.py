@@ -9,15 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mindpilot.cli.memory_cmds import (
-    emit_json,
-    opened,
-    snippet,
-    store_options,
-    table,
-    used_lines,
-    when,
-)
+from mindpilot.cli.memory_cmds import opened, store_options
+from mindpilot.cli.output import emit_json, snippet, table, used_lines, when
 
 if TYPE_CHECKING:
     from mindpilot.monitor.audit import AuditEntry, AuditLog

@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
-from mindpilot.cli.memory_cmds import emit_json, memory
+from mindpilot.cli.memory_cmds import memory
 from mindpilot.cli.options import StoreTarget
+from mindpilot.cli.output import emit_json
 
 
 @memory.command("migrate")

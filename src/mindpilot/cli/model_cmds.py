@@ -130,7 +130,7 @@ def task_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def echo_sources(response: Any, store: Any, *, err: bool = True) -> None:
     """The provenance of an answer: which records, which versions, how similar."""
-    from mindpilot.cli.memory_cmds import used_lines
+    from mindpilot.cli.output import used_lines
 
     if response.adapter is not None:
         a = response.adapter

@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from mindpilot.cli.memory_cmds import emit_json, opened, store_options, table
+from mindpilot.cli.memory_cmds import opened, store_options
 from mindpilot.cli.model_cmds import model_options, open_engine
+from mindpilot.cli.output import emit_json, table
 
 
 @click.group("monitor")

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from mindpilot.cli.memory_cmds import emit_json, opened, show_fields, store_options, table, when
+from mindpilot.cli.memory_cmds import opened, store_options
+from mindpilot.cli.output import emit_json, show_fields, table, when
 from mindpilot.errors import ConflictError
 from mindpilot.mental_process.records import (
     ANSWER_MODES,

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from mindpilot.cli.memory_cmds import emit_json, table, when
 from mindpilot.cli.model_cmds import model_options, open_engine
+from mindpilot.cli.output import emit_json, table, when
 from mindpilot.types import ToneUse
 
 
