@@ -160,6 +160,38 @@ def test_index_where_filters_on_attributes_that_follow_removals() -> None:
     assert index.search(vectors[5], 6, where=lambda a: a[:, 1] > 99) == []
 
 
+def test_index_admits_and_kept_filters_follow_every_change() -> None:
+    """`admits` (through its id -> row table past 256 ids) and a filter's kept rows agree with
+    a plain model after adds, replacements, removals (rows move) and ids past the table."""
+    rng = np.random.default_rng(5)
+    index = VectorIndex(DIM, attributes=3)
+    model: dict[int, int] = {}  # id -> domain code
+    for step in range(6):
+        ids = rng.choice(3000 + 500 * step, 400, replace=False)
+        domains = rng.integers(0, 4, len(ids))
+        index.add(ids, _unit(rng, len(ids)), np.stack([0 * ids, domains, -1 + 0 * ids], axis=1))
+        model.update(zip(ids.tolist(), domains.tolist(), strict=True))
+        _check_admits_and_filter(index, model, rng)
+        gone = rng.choice(sorted(model), 150, replace=False)
+        index.remove(gone)
+        for i in gone.tolist():
+            del model[i]
+        _check_admits_and_filter(index, model, rng)
+
+
+def _check_admits_and_filter(
+    index: VectorIndex, model: dict[int, int], rng: np.random.Generator
+) -> None:
+    keep = filter_module.RowTest(kinds=(0,), domains=(1, 2), tasks=None)
+    probe = np.concatenate([rng.integers(-5, 6000, 500), [10**12]])
+    expected = [model.get(i, -1) in (1, 2) for i in probe.tolist()]
+    assert index.admits(probe, where=keep).tolist() == expected
+    assert index.admits(probe).tolist() == [i in model for i in probe.tolist()]
+    same = filter_module.RowTest(kinds=(0,), domains=(1, 2), tasks=None)  # equal: reused
+    hits = index.search(_unit(rng, 1)[0], 10_000, where=same)
+    assert sorted(i for i, _ in hits) == sorted(i for i, d in model.items() if d in (1, 2))
+
+
 def test_index_refuses_attributes_of_the_wrong_shape() -> None:
     index = VectorIndex(DIM, attributes=2)
     with pytest.raises(ValidationError, match="attributes"):
