@@ -3,6 +3,8 @@ index, and bounded keyword ranking. Each is checked against a slow, obviously ri
 
 from __future__ import annotations
 
+import itertools
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -277,6 +279,41 @@ def test_in_memory_keyword_filter_agrees_with_the_sql_join(
             scores = [h.keyword_score for h in hits]
             assert scores == pytest.approx([s for _, s in joined[: len(hits)]])
             assert {h.record.id for h in hits} <= {r.id for r in store.list("mine", limit=1000)}
+
+
+@pytest.mark.parametrize("domains", [None, ["d1"], ["no-such-domain"]])
+def test_keyword_pool_sized_by_the_filters_share_finds_the_same_ranking(
+    tmp_path: Path, small_bounds: None, domains: list[str] | None
+) -> None:
+    """The first pool tested against the filter is sized by how many records it admits; any
+    size gives the same first `depth` admitted matches (a short pool only widens)."""
+    words = ["film", "night", "rain", "score", "actor"]
+    with SQLiteStore(tmp_path / "s.db", embedder="hashing") as store:
+        for ns in ("mine", "other"):
+            store.add_many(
+                [
+                    Knowledge(namespace=ns, domain=f"d{i % 3}", text=f"{words[i % 5]} {i}")
+                    for i in range(150)
+                ]
+            )
+        keep = filter_module.row_filter(store._names, ("knowledge",), domains, None)
+        with store._read() as conn:
+            index = store._index("mine")
+            exact = index.passing(keep)
+            for query, depth in itertools.product(("film rain", "night actor", "film"), (3, 12)):
+                rankings = [
+                    keyword_module.keyword_ranking_admitted(
+                        conn,
+                        query,
+                        depth,
+                        partial(index.admits, where=keep),
+                        store._counts,
+                        admitted=admitted,
+                    )
+                    for admitted in (None, exact, 1, 10**6)
+                ]
+                assert all(r == rankings[0] for r in rankings[1:])
+                assert (not rankings[0]) == (domains == ["no-such-domain"])
 
 
 def test_search_hits_are_rebuilt_from_the_current_row(tmp_path: Path) -> None:

@@ -242,6 +242,18 @@ class VectorIndex:
                     ok[ok] = np.asarray(where(self._attrs[rows[ok]]), dtype=bool)
             return ok
 
+    def passing(self, where: RowFilter | None = None) -> int:
+        """How many rows pass `where` (all rows if None): exact once the filter's rows are
+        kept, else estimated from ~2,000 rows (no pass over all of them for a guess)."""
+        with self._lock:
+            if where is None:
+                return self._size
+            if where in self._passing or self._size <= 2_000:
+                return len(self._passes(where)[1])
+            step = self._size // 2_000
+            sample = np.asarray(where(self._attrs[: self._size : step]), dtype=bool)
+            return int(sample.sum()) * step
+
     def _rows_or_missing(self, ids: np.ndarray) -> np.ndarray:
         """(n,) row of each id, -1 where it is not in the index. Through a dense id -> row
         table when the ids are small non-negative ints (a store's seqs), else the dict."""
