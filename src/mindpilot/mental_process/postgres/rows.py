@@ -119,12 +119,12 @@ class Rows(PostgresBase):
     def _add_plain(
         self, namespace: str, actor: str, records: builtins.list[Record], vectors: np.ndarray
     ) -> builtins.list[Record]:
-        """`add_many` of records that supersede nothing (no emotion): one transaction, sent in
-        one round trip (a pipeline: BEGIN, the rows, the namespace's batch number, the
-        `changes` rows, COMMIT) where a `_write` took five. The namespace's lock (its
-        `namespace_state` row) is taken after the rows went in: the HNSW index's insert, most
-        of a write's time, no longer holds the other writers of the namespace back; batch
-        numbers still follow commit order (the lock is held to the commit)."""
+        """`add_many` of records that supersede nothing (no emotion), in one transaction that
+        takes the namespace's lock (its `namespace_state` row: the batch number) after the rows
+        went in: the HNSW index's insert, most of a write's time, no longer holds the other
+        writers of the namespace back. Batch numbers still follow commit order (the lock is
+        held to the commit). (Sent as one pipeline, the same statements took ~0.3 ms longer
+        on loopback.)"""
         check_namespace(namespace)
         check_actor(actor)
         at = time.time()
@@ -138,18 +138,18 @@ class Rows(PostgresBase):
             if taken:
                 raise id_taken(taken[0], namespace)
             try:
-                with conn.pipeline(), conn.transaction(), conn.cursor() as cursor:
+                with conn.transaction(), conn.cursor() as cursor:
                     cursor.executemany(
                         f"INSERT INTO records ({COLUMNS}) VALUES"
                         " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %b)",
                         [self._values(r, v) for r, v in zip(stamped, vectors, strict=True)],
                     )
-                    cursor.execute(NEXT_BATCH, (namespace,))
+                    row = cursor.execute(NEXT_BATCH, (namespace,)).fetchone()
+                    assert row is not None
                     cursor.executemany(
                         "INSERT INTO changes (namespace, record_id, kind, op, actor, at, batch,"
-                        " after) SELECT %s, %s, %s, 'add', %s, %s, batch, %s"
-                        " FROM namespace_state WHERE namespace = %s",
-                        [(namespace, r.id, r.kind, actor, at, to_json(r), namespace)
+                        " after) VALUES (%s, %s, %s, 'add', %s, %s, %s, %s)",
+                        [(namespace, r.id, r.kind, actor, at, row[0], to_json(r))
                          for r in stamped],
                     )  # fmt: skip
             except psycopg.errors.UniqueViolation:  # an id given twice, or added meanwhile
