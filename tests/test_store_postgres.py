@@ -177,6 +177,10 @@ def test_an_id_added_meanwhile_is_a_conflict(database: str) -> None:
         assert len(errors) == 1 and isinstance(errors[0], ConflictError)
         assert "same" in str(errors[0])
         assert store.get("default", "same").text == "first"  # type: ignore[attr-defined]
+        twice = [Knowledge(id="twice", domain="d", text=t) for t in ("a", "b")]
+        with pytest.raises(ConflictError, match="nothing was added"):
+            store.add_many(twice)
+        assert len(store.list("default")) == 2
 
 
 def _wait_for_lock_waiters(admin: psycopg.Connection, n: int) -> None:

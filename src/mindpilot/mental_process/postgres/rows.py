@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from mindpilot.errors import NotFoundError
+from mindpilot.errors import ConflictError, NotFoundError
 from mindpilot.mental_process.postgres.base import NEXT_BATCH, Batch, PostgresBase, check_actor
 from mindpilot.mental_process.records import Emotion, Op, Record, TaskProfile, check_namespace
 from mindpilot.mental_process.row_codecs import from_json, id_taken, stamped_new, to_json
@@ -153,8 +153,13 @@ class Rows(PostgresBase):
                          for r in stamped],
                     )  # fmt: skip
             except psycopg.errors.UniqueViolation:  # an id given twice, or added meanwhile
-                raise id_taken(given[0] if len(given) == 1 else "(one of those given)",
-                               namespace) from None  # fmt: skip
+                if len(given) == 1:
+                    raise id_taken(given[0], namespace) from None
+                raise ConflictError(
+                    f"a record id given is taken in namespace {namespace!r} (given twice, or "
+                    "added meanwhile); nothing was added",
+                    hint="leave ids empty to get fresh ones, or use update",
+                ) from None
         return stamped
 
     def _current_emotions(
