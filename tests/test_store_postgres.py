@@ -125,6 +125,77 @@ def test_connection_lost_mid_request_is_503_and_retry_is_safe(database: str) -> 
         assert {r.text for r in store.list("default")} == {"before", "retried"}  # type: ignore[attr-defined]
 
 
+def test_writers_of_one_namespace_each_get_their_own_batch(database: str) -> None:
+    """Adds insert their rows before they take the namespace's lock (the HNSW insert no longer
+    holds the others back): from 4 threads at once every add lands, batch numbers stay one per
+    call in commit order, and undo reverts the adds one at a time."""
+    with open_store(database, embedder="hashing") as store:
+
+        def write(worker: int) -> None:
+            for i in range(10):
+                store.add(Knowledge(domain="d", text=f"writer {worker} fact {i}"))
+
+        threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        with psycopg.connect(database) as conn:
+            batches = conn.execute(
+                "SELECT batch, record_id FROM changes WHERE namespace = 'default' ORDER BY seq"
+            ).fetchall()
+        assert sorted(b for b, _ in batches) == list(range(1, 41))
+        assert len(store.list("default", limit=None)) == 40
+        last = max(batches)[1]
+        assert [c.record_id for c in store.undo("default")] == [last]
+        assert len(store.list("default", limit=None)) == 39
+
+
+def test_an_id_added_meanwhile_is_a_conflict(database: str) -> None:
+    """Two adds of one new id at once: the second finds the first's row only when it commits
+    (no lock yet at the insert), and fails as ConflictError, not a driver error."""
+    with open_store(database, embedder="hashing") as store, psycopg.connect(database) as admin:
+        store.add(Knowledge(domain="d", text="before"))
+        admin.execute("SELECT * FROM namespace_state WHERE namespace = 'default' FOR UPDATE")
+        errors: list[BaseException] = []
+
+        def add(text: str) -> None:
+            try:
+                store.add(Knowledge(id="same", domain="d", text=text))
+            except BaseException as err:  # handed to the test thread
+                errors.append(err)
+
+        first = threading.Thread(target=add, args=("first",))
+        first.start()
+        _wait_for_lock_waiters(admin, 1)  # its row is in; it waits for the namespace
+        second = threading.Thread(target=add, args=("second",))
+        second.start()
+        _wait_for_lock_waiters(admin, 2)  # waits on the first's row (the unique index)
+        admin.rollback()  # the namespace's lock goes: the first commits
+        first.join(30)
+        second.join(30)
+        assert len(errors) == 1 and isinstance(errors[0], ConflictError)
+        assert "same" in str(errors[0])
+        assert store.get("default", "same").text == "first"  # type: ignore[attr-defined]
+        twice = [Knowledge(id="twice", domain="d", text=t) for t in ("a", "b")]
+        with pytest.raises(ConflictError, match="nothing was added"):
+            store.add_many(twice)
+        assert len(store.list("default")) == 2
+
+
+def _wait_for_lock_waiters(admin: psycopg.Connection, n: int) -> None:
+    for _ in range(200):
+        admin.execute("SELECT pg_stat_clear_snapshot()")  # a transaction's view is kept
+        waiting = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"
+        ).fetchone()
+        if waiting and waiting[0] >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{n} writers never waited for a lock")
+
+
 def test_hnsw_search_agrees_with_exact_search(database: str) -> None:
     """Past `ann_threshold` the vector ranking comes from the HNSW index; a filter that leaves
     few rows falls back to the exact scan."""

@@ -3,6 +3,8 @@ index, and bounded keyword ranking. Each is checked against a slow, obviously ri
 
 from __future__ import annotations
 
+import itertools
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +162,38 @@ def test_index_where_filters_on_attributes_that_follow_removals() -> None:
     assert index.search(vectors[5], 6, where=lambda a: a[:, 1] > 99) == []
 
 
+def test_index_admits_and_kept_filters_follow_every_change() -> None:
+    """`admits` (through its id -> row table past 256 ids) and a filter's kept rows agree with
+    a plain model after adds, replacements, removals (rows move) and ids past the table."""
+    rng = np.random.default_rng(5)
+    index = VectorIndex(DIM, attributes=3)
+    model: dict[int, int] = {}  # id -> domain code
+    for step in range(6):
+        ids = rng.choice(3000 + 500 * step, 400, replace=False)
+        domains = rng.integers(0, 4, len(ids))
+        index.add(ids, _unit(rng, len(ids)), np.stack([0 * ids, domains, -1 + 0 * ids], axis=1))
+        model.update(zip(ids.tolist(), domains.tolist(), strict=True))
+        _check_admits_and_filter(index, model, rng)
+        gone = rng.choice(sorted(model), 150, replace=False)
+        index.remove(gone)
+        for i in gone.tolist():
+            del model[i]
+        _check_admits_and_filter(index, model, rng)
+
+
+def _check_admits_and_filter(
+    index: VectorIndex, model: dict[int, int], rng: np.random.Generator
+) -> None:
+    keep = filter_module.RowTest(kinds=(0,), domains=(1, 2), tasks=None)
+    probe = np.concatenate([rng.integers(-5, 6000, 500), [10**12]])
+    expected = [model.get(i, -1) in (1, 2) for i in probe.tolist()]
+    assert index.admits(probe, where=keep).tolist() == expected
+    assert index.admits(probe).tolist() == [i in model for i in probe.tolist()]
+    same = filter_module.RowTest(kinds=(0,), domains=(1, 2), tasks=None)  # equal: reused
+    hits = index.search(_unit(rng, 1)[0], 10_000, where=same)
+    assert sorted(i for i, _ in hits) == sorted(i for i, d in model.items() if d in (1, 2))
+
+
 def test_index_refuses_attributes_of_the_wrong_shape() -> None:
     index = VectorIndex(DIM, attributes=2)
     with pytest.raises(ValidationError, match="attributes"):
@@ -245,6 +279,41 @@ def test_in_memory_keyword_filter_agrees_with_the_sql_join(
             scores = [h.keyword_score for h in hits]
             assert scores == pytest.approx([s for _, s in joined[: len(hits)]])
             assert {h.record.id for h in hits} <= {r.id for r in store.list("mine", limit=1000)}
+
+
+@pytest.mark.parametrize("domains", [None, ["d1"], ["no-such-domain"]])
+def test_keyword_pool_sized_by_the_filters_share_finds_the_same_ranking(
+    tmp_path: Path, small_bounds: None, domains: list[str] | None
+) -> None:
+    """The first pool tested against the filter is sized by how many records it admits; any
+    size gives the same first `depth` admitted matches (a short pool only widens)."""
+    words = ["film", "night", "rain", "score", "actor"]
+    with SQLiteStore(tmp_path / "s.db", embedder="hashing") as store:
+        for ns in ("mine", "other"):
+            store.add_many(
+                [
+                    Knowledge(namespace=ns, domain=f"d{i % 3}", text=f"{words[i % 5]} {i}")
+                    for i in range(150)
+                ]
+            )
+        keep = filter_module.row_filter(store._names, ("knowledge",), domains, None)
+        with store._read() as conn:
+            index = store._index("mine")
+            exact = index.passing(keep)
+            for query, depth in itertools.product(("film rain", "night actor", "film"), (3, 12)):
+                rankings = [
+                    keyword_module.keyword_ranking_admitted(
+                        conn,
+                        query,
+                        depth,
+                        partial(index.admits, where=keep),
+                        store._counts,
+                        admitted=admitted,
+                    )
+                    for admitted in (None, exact, 1, 10**6)
+                ]
+                assert all(r == rankings[0] for r in rankings[1:])
+                assert (not rankings[0]) == (domains == ["no-such-domain"])
 
 
 def test_search_hits_are_rebuilt_from_the_current_row(tmp_path: Path) -> None:

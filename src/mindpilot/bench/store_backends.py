@@ -101,6 +101,10 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict[str, 
             results["backends"][backend] = measure_backend(
                 targets[backend], embedder, texts, vectors, queries, sizes, plan
             )
+        from mindpilot.mental_process.sqlite.graphs import GraphCache
+
+        for path in targets["sqlite"]:  # the scratch stores' saved HNSW graphs (185 MB a run)
+            GraphCache(Path(path)).forget(NS)
     results["load_average_end"] = os.getloadavg()[0]
     return results
 

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from mindpilot.mental_process.embed import Embedder
 
 EMBED_BATCH = 64
+# The namespace's next batch number; the upsert locks its row until the transaction ends.
+NEXT_BATCH = (
+    "INSERT INTO namespace_state VALUES (%s, 1) ON CONFLICT (namespace)"
+    " DO UPDATE SET batch = namespace_state.batch + 1 RETURNING batch"
+)
 
 
 @dataclass
@@ -148,11 +153,7 @@ class PostgresBase(Store):
         check_namespace(namespace)
         check_actor(actor)
         with self._db.use() as conn, conn.transaction():
-            row = conn.execute(
-                "INSERT INTO namespace_state VALUES (%s, 1) ON CONFLICT (namespace)"
-                " DO UPDATE SET batch = namespace_state.batch + 1 RETURNING batch",
-                (namespace,),
-            ).fetchone()
+            row = conn.execute(NEXT_BATCH, (namespace,)).fetchone()
             assert row is not None
             yield Batch(conn, namespace, int(row[0]), actor, time.time())
 

@@ -63,8 +63,13 @@ class RecordMethods(Rows):
             vectors = self._embed([r.embed_text for r in records], progress=progress)
         else:
             vectors = unit_rows(vectors, len(records), self.embedder.dim)
-        with self._write(records[0].namespace, actor) as batch:
-            stored = self._insert_many(batch, records, vectors)
+        if any(isinstance(r, Emotion) for r in records):  # each supersedes the last: one by one
+            with self._write(records[0].namespace, actor) as batch:
+                stored = [
+                    self._insert_new(batch, r, v) for r, v in zip(records, vectors, strict=True)
+                ]
+        else:
+            stored = self._add_plain(records[0].namespace, actor, records, vectors)
         if len(stored) >= ANALYZE_AFTER:  # the planner's row counts, before autovacuum's
             with self._query() as conn:
                 conn.execute("ANALYZE records, record_words")

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import time
 from typing import Any
 
 import numpy as np
 import psycopg
 
-from mindpilot.errors import NotFoundError
-from mindpilot.mental_process.postgres.base import Batch, PostgresBase
-from mindpilot.mental_process.records import Emotion, Op, Record, TaskProfile
+from mindpilot.errors import ConflictError, NotFoundError
+from mindpilot.mental_process.postgres.base import NEXT_BATCH, Batch, PostgresBase, check_actor
+from mindpilot.mental_process.records import Emotion, Op, Record, TaskProfile, check_namespace
 from mindpilot.mental_process.row_codecs import from_json, id_taken, stamped_new, to_json
 
 Row = tuple[int, Record, np.ndarray]  # (seq, record, its (dim,) float32 embedding)
@@ -115,33 +116,50 @@ class Rows(PostgresBase):
         self._log(batch, "add", stamped.id, stamped.kind, None, stamped)
         return stamped
 
-    def _insert_many(
-        self, batch: Batch, records: builtins.list[Record], vectors: np.ndarray
+    def _add_plain(
+        self, namespace: str, actor: str, records: builtins.list[Record], vectors: np.ndarray
     ) -> builtins.list[Record]:
-        """`_insert_new` for many records at once: two pipelined statements instead of a round
-        trip per row (bulk ingest). Emotions supersede one another, so they go one by one."""
-        if any(isinstance(r, Emotion) for r in records):
-            return [self._insert_new(batch, r, v) for r, v in zip(records, vectors, strict=True)]
+        """`add_many` of records that supersede nothing (no emotion), in one transaction that
+        takes the namespace's lock (its `namespace_state` row: the batch number) after the rows
+        went in: the HNSW index's insert, most of a write's time, no longer holds the other
+        writers of the namespace back. Batch numbers still follow commit order (the lock is
+        held to the commit). (Sent as one pipeline, the same statements took ~0.3 ms longer
+        on loopback.)"""
+        check_namespace(namespace)
+        check_actor(actor)
+        at = time.time()
+        stamped = [stamped_new(r, at) for r in records]
         given = [r.id for r in records if r.id]
-        taken = batch.conn.execute(
-            "SELECT id FROM records WHERE namespace = %s AND id = ANY(%s) LIMIT 1",
-            (batch.namespace, given),
-        ).fetchone() if given else None  # fmt: skip
-        if taken:
-            raise id_taken(taken[0], batch.namespace)
-        stamped = [stamped_new(r, batch.at) for r in records]
-        with batch.conn.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO records ({COLUMNS}) VALUES"
-                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %b)",
-                [self._values(r, v) for r, v in zip(stamped, vectors, strict=True)],
-            )
-            cursor.executemany(
-                "INSERT INTO changes (namespace, record_id, kind, op, actor, at, batch, after)"
-                " VALUES (%s, %s, %s, 'add', %s, %s, %s, %s)",
-                [(batch.namespace, r.id, r.kind, batch.actor, batch.at, batch.number, to_json(r))
-                 for r in stamped],
-            )  # fmt: skip
+        with self._db.use() as conn:
+            taken = conn.execute(
+                "SELECT id FROM records WHERE namespace = %s AND id = ANY(%s) LIMIT 1",
+                (namespace, given),
+            ).fetchone() if given else None  # fmt: skip
+            if taken:
+                raise id_taken(taken[0], namespace)
+            try:
+                with conn.transaction(), conn.cursor() as cursor:
+                    cursor.executemany(
+                        f"INSERT INTO records ({COLUMNS}) VALUES"
+                        " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %b)",
+                        [self._values(r, v) for r, v in zip(stamped, vectors, strict=True)],
+                    )
+                    row = cursor.execute(NEXT_BATCH, (namespace,)).fetchone()
+                    assert row is not None
+                    cursor.executemany(
+                        "INSERT INTO changes (namespace, record_id, kind, op, actor, at, batch,"
+                        " after) VALUES (%s, %s, %s, 'add', %s, %s, %s, %s)",
+                        [(namespace, r.id, r.kind, actor, at, row[0], to_json(r))
+                         for r in stamped],
+                    )  # fmt: skip
+            except psycopg.errors.UniqueViolation:  # an id given twice, or added meanwhile
+                if len(given) == 1:
+                    raise id_taken(given[0], namespace) from None
+                raise ConflictError(
+                    f"a record id given is taken in namespace {namespace!r} (given twice, or "
+                    "added meanwhile); nothing was added",
+                    hint="leave ids empty to get fresh ones, or use update",
+                ) from None
         return stamped
 
     def _current_emotions(

@@ -3,7 +3,8 @@ numpy test over the vector index's row attributes (`NameCodes`, `row_filter`).""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,29 +39,39 @@ class NameCodes:
         return (KIND_CODES[kind], self.code(domain), self.code(task))
 
 
+@dataclass(frozen=True)
+class RowTest:
+    """The search filter of `filters(strict=False)` for kinds/domains/tasks, over index rows'
+    attributes (n, 3) -> (n,) bool. A value (equal for the same scope), so the vector index
+    keeps the rows it passes until the index changes."""
+
+    kinds: tuple[int, ...]
+    domains: tuple[int, ...] | None  # None: any domain
+    tasks: tuple[int, ...] | None
+
+    def __call__(self, attrs: np.ndarray) -> np.ndarray:
+        kind = attrs[:, 0]
+        mask = np.isin(kind, self.kinds)
+        knowledge = KIND_CODES["knowledge"]
+        if self.domains is not None:
+            mask &= (kind != knowledge) | np.isin(attrs[:, 1], self.domains)
+        if self.tasks is not None:
+            mask &= (kind == knowledge) | np.isin(attrs[:, 2], self.tasks)
+        return mask
+
+
 def row_filter(
     codes: NameCodes,
     kinds: Sequence[str],
     domains: Sequence[str] | None,
     tasks: Sequence[str] | None,
-) -> Callable[[np.ndarray], np.ndarray]:
-    """The search filter of `filters(strict=False)` for kinds/domains/tasks, over index rows'
-    attributes (n, 3) -> (n,) bool. Call `filters` first: it validates the arguments."""
-    kind_codes = np.array([KIND_CODES[k] for k in kinds], dtype=np.int64)
-    domain_codes = None if domains is None else codes.known(domains)
-    task_codes = None if tasks is None else codes.known(tasks)
-    knowledge = KIND_CODES["knowledge"]
-
-    def keep(attrs: np.ndarray) -> np.ndarray:
-        kind = attrs[:, 0]
-        mask = np.isin(kind, kind_codes)
-        if domain_codes is not None:
-            mask &= (kind != knowledge) | np.isin(attrs[:, 1], domain_codes)
-        if task_codes is not None:
-            mask &= (kind == knowledge) | np.isin(attrs[:, 2], task_codes)
-        return mask
-
-    return keep
+) -> RowTest:
+    """The `RowTest` of a search scope. Call `filters` first: it validates the arguments."""
+    return RowTest(
+        tuple(sorted({KIND_CODES[k] for k in kinds})),
+        None if domains is None else tuple(sorted(set(codes.known(domains).tolist()))),
+        None if tasks is None else tuple(sorted(set(codes.known(tasks).tolist()))),
+    )
 
 
 def filters(

@@ -44,21 +44,24 @@ def keyword_ranking_admitted(
     admit: Callable[[np.ndarray], np.ndarray],
     counts: WordCounts,
     *,
-    selective: bool = False,
+    admitted: int | None = None,
 ) -> list[tuple[int, float]]:
     """`keyword_ranking` for a filter the caller tests in memory: `admit(seqs)` -> (n,) bool
     (the store passes its vector index, which holds exactly the namespace's current records
     and their kind/domain/task). The SQL join against `records` that it replaces read each
     match's row (~5 us each: the rows hold a vector and the JSON body) and was half the cost.
-    Same bounds and scores: the best 4 * depth of the scored matches are tested first, then
-    all of them, then 8 times as many scored, while the filter leaves fewer than `depth`."""
-    match = _match(conn, query, counts)
+    Same bounds and scores: the best matches of the scored ones are tested first (4 * depth,
+    or twice as many as the share of records the filter admits should need: `admitted` is how
+    many it admits), then all of them, then 8 times as many scored, while the filter leaves
+    fewer than `depth`. The first `depth` admitted are the same whichever pool found them."""
+    (records,) = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()  # >= count
+    match = _match(conn, query, counts, records)
     if match is None:
         return []
-    # selective (kinds/domains/tasks): most matches fail the filter, so test them all at once
-    # rather than score them twice
     scored = MAX_SCORED
-    pool = scored if selective else 4 * depth
+    pool = 4 * depth
+    if admitted is not None:  # e.g. one domain of 10: 600 tested at once, not 120 then 2,000
+        pool = min(scored, max(pool, 2 * depth * records // max(admitted, 1)))
     while True:
         # SQLite sorts the scored matches by BM25 and returns only the best `pool`: turning
         # 2,000 rows into Python objects and testing each against the filter cost ~2 ms.
@@ -83,12 +86,14 @@ def keyword_ranking_admitted(
     return list(zip(seqs.tolist(), (s / (1.0 + s)).tolist(), strict=True))
 
 
-def _match(conn: sqlite3.Connection, query: str, counts: WordCounts | None) -> str | None:
+def _match(
+    conn: sqlite3.Connection, query: str, counts: WordCounts | None, records: int | None = None
+) -> str | None:
     """The FTS5 MATCH expression: the informative words of the query, OR-ed; None if none."""
     kept = query_words(query)
     if not kept:
         return None
-    return " OR ".join(f'"{w}"' for w in _informative(conn, kept, counts))
+    return " OR ".join(f'"{w}"' for w in _informative(conn, kept, counts, records))
 
 
 def keyword_ranking(
@@ -142,12 +147,17 @@ def keyword_ranking(
 
 
 def _informative(
-    conn: sqlite3.Connection, words: list[str], counts: WordCounts | None = None
+    conn: sqlite3.Connection,
+    words: list[str],
+    counts: WordCounts | None = None,
+    records: int | None = None,
 ) -> list[str]:
-    """The words minus collection stopwords (see COMMON_FRACTION); all of them if none is rarer."""
+    """The words minus collection stopwords (see COMMON_FRACTION); all of them if none is rarer.
+    `records`: max(seq) of the records table, if the caller has read it."""
     if len(words) < 2:
         return words
-    (records,) = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()  # >= count
+    if records is None:
+        (records,) = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()
     limit = max(COMMON_MIN_DOCS, int(COMMON_FRACTION * records))
     if records <= limit:
         return words

@@ -65,7 +65,7 @@ class SearchMethods(VectorCache):
             elif mode != "vector":  # namespace, current, kinds/domains/tasks: the index knows
                 admit = partial(index.admits, where=keep)
                 by_keyword = keyword_ranking_admitted(
-                    conn, query, depth, admit, self._counts, selective=scoped
+                    conn, query, depth, admit, self._counts, admitted=index.passing(keep)
                 )
             ranked = fuse(by_vector, by_keyword, mode, k)
             if not ranked:
