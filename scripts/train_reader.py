@@ -196,6 +196,7 @@ def _packaged(folder: Path, model_name: str) -> None:
     save_file({name: tensor.half() for name, tensor in weights.items()}, str(path))
     config = json.loads((folder / "adapter_config.json").read_text())
     config["base_model_name_or_path"] = model_name
+    config["target_modules"] = sorted(config["target_modules"])  # peft writes a set's order
     (folder / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     (folder / "README.md").unlink(missing_ok=True)  # peft's model card template
 
