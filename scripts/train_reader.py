@@ -11,11 +11,12 @@ the requests carry a "few words" system line), and the answer is the item's. NQ-
 (Longpre et al. 2021): the answer entity replaced by another of its type throughout the
 paragraph, stored in a namespace of their own, answered with the substitute; they teach the
 reader to follow its passage over what the model memorised. Each swap round draws new
-substitutes (and items) into a namespace of its own, so a paragraph can be read with several.
+substitutes into a namespace of its own, so a paragraph can be read with several (every
+round swaps all 124 usable items: more rounds mean more substitutes per paragraph).
 Items whose paragraph retrieval misses are left out (an answer that is not in the prompt
 teaches invention). A validation share is answered before and after (token F1, through the
-serving path) and goes into the manifest. Deterministic for a seed; ~36 minutes on one core
-(the packaged v3: 2,167 s at load ~3).
+serving path) and goes into the manifest. Deterministic for a seed; ~50 minutes on one core
+(the packaged v4: 3,005 s at load ~3; v3, with 2 swap rounds: 2,167 s).
 """
 
 from __future__ import annotations
@@ -55,14 +56,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--originals", type=int, default=400, help="plain items trained on")
     parser.add_argument("--swaps", type=int, default=150, help="NQ-Swap copies per round")
-    parser.add_argument("--swap-rounds", type=int, default=2, help="NQ-Swap rounds")
+    parser.add_argument("--swap-rounds", type=int, default=4, help="NQ-Swap rounds")
     parser.add_argument("--validation", type=int, default=32, help="held-out plain items")
     parser.add_argument("--top-k", type=int, default=2, help="paragraphs per training prompt")
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--version", type=int, default=3, help="the manifest's version")
+    parser.add_argument("--version", type=int, default=4, help="the manifest's version")
     parser.add_argument(
         "--max-minutes", type=float, default=95.0, help="training stops here (train()'s cap)"
     )
@@ -196,6 +197,7 @@ def _packaged(folder: Path, model_name: str) -> None:
     save_file({name: tensor.half() for name, tensor in weights.items()}, str(path))
     config = json.loads((folder / "adapter_config.json").read_text())
     config["base_model_name_or_path"] = model_name
+    config["target_modules"] = sorted(config["target_modules"])  # peft writes a set's order
     (folder / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     (folder / "README.md").unlink(missing_ok=True)  # peft's model card template
 

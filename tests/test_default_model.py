@@ -93,5 +93,5 @@ def test_readme_demo_command_runs_offline(
     assert "7-year" not in without.split("4. Selective")[0]
     assert "knowledge records taken: 0" in done.stdout
     faithful = done.stdout.split("5. Faithful answers")[1]
-    assert "[adapter builtin-reader v3 of task reader]" in faithful
+    assert "[adapter builtin-reader v4 of task reader]" in faithful
     assert re.search(r"\[1\] .*7-year.* extracted from \S+ v1 chars \d+-\d+", faithful), faithful

@@ -61,7 +61,7 @@ def test_the_wheel_ships_only_mindpilot(wheel: zipfile.ZipFile) -> None:
     for asset in assets:
         assert f"mindpilot/server/static/{asset}" in names, asset
     # the built-in reader adapter: peft's files and its manifest
-    reader = "mindpilot/adapters/builtin/builtin/reader/v3/"
+    reader = "mindpilot/adapters/builtin/builtin/reader/v4/"
     for name in ("adapter_config.json", "adapter_model.safetensors", "manifest.json"):
         assert reader + name in names, name
     assert "mindpilot/monitor/detector.json" in names  # the data audit's detector weights

@@ -11,7 +11,7 @@ training on such substitutions teaches a reader to trust its passage); the parag
 QA benchmark's knowledge-conflict questions are held out. Its manifest says what it was
 trained on and how it measured.
 
-    $PACKAGE/adapters/builtin/builtin/reader/v3/   (an AdapterLibrary folder, read-only)
+    $PACKAGE/adapters/builtin/builtin/reader/v4/   (an AdapterLibrary folder, read-only)
 """
 
 from __future__ import annotations
