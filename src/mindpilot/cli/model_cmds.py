@@ -95,8 +95,10 @@ def model_spec(
         return {"model": model, "backend": backend, "base_url": base_url, "api_key": api_key}
     if base_url or api_key:
         raise ConfigError("--base-url and --api-key only apply to --backend openai")
-    local = {"threads": threads, "device": device, "runtime": runtime}
-    return {"model": model, "backend": backend, **local}
+    return {
+        "model": model, "backend": backend, "threads": threads, "device": device,
+        "runtime": runtime,
+    }  # fmt: skip
 
 
 def load_options(options: dict[str, Any]) -> dict[str, Any]:
